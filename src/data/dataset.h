@@ -1,0 +1,39 @@
+// dataset.h: an in-memory image-classification dataset and its loaders.
+// Images are stored as uint8 (0..255), exactly as IDX files hold them; the batch loader turns them into
+// floats in [0,1]. Storing bytes keeps Fashion-MNIST at 55 MB instead of 220 MB, and poisoned data written
+// back to IDX is bit-identical to what was trained on.
+#ifndef BL_DATASET_H
+#define BL_DATASET_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef struct {
+    int n;            // number of samples
+    int c, h, w;      // per-sample shape (channels, height, width)
+    int num_classes;  // labels are in [0, num_classes)
+    uint8_t *images;  // (n, c, h, w) row-major, owned
+    uint8_t *labels;  // (n), owned
+    int *orig_index;  // (n) index of each sample in the original file (survives subsetting/splitting), owned
+} Dataset;
+
+// A train/test pair as loaded from one source.
+typedef struct {
+    Dataset train;
+    Dataset test;
+    char source[512];        // where it was read from (folder path)
+    char sha256_hex[65];     // SHA-256 over decoded train images, train labels, test images, test labels
+} DatasetPair;
+
+// Size of one sample in bytes.
+static inline int ds_sample_size(const Dataset *d) { return d->c * d->h * d->w; }
+
+void ds_free(Dataset *d);
+void ds_pair_free(DatasetPair *p);
+// Deep copy (for making a poisoned copy of a training set).
+Status ds_copy(const Dataset *src, Dataset *dst);
+// Copy the samples listed in idx (k of them, in that order) into dst.
+Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst);
+
+#endif
