@@ -28,7 +28,14 @@ Status bl_fail_ctx(Status st, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_errmsg, sizeof old);
-    snprintf(g_errmsg, sizeof g_errmsg, "%s: %s", prefix, old);
+    size_t n = strlen(prefix);
+    memcpy(g_errmsg, prefix, n); // prefix is shorter than g_errmsg
+    g_errmsg[n] = ':';
+    g_errmsg[n + 1] = ' ';
+    size_t room = sizeof g_errmsg - n - 3;
+    size_t m = strnlen(old, room);
+    memcpy(g_errmsg + n + 2, old, m);
+    g_errmsg[n + 2 + m] = 0;
     return st;
 }
 

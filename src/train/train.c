@@ -1,0 +1,115 @@
+// train.c: the training loop, the batch loader and inference over a dataset.
+#include "train/train.h"
+
+#include "nn/loss.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void batch_load(const Dataset *d, const int *idx, int B, float *x, uint8_t *y) {
+    const int sz = ds_sample_size(d);
+    const float scale = 1.0f / 255.0f;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const uint8_t *src = d->images + (size_t)idx[b] * sz;
+        float *dst = x + (size_t)b * sz;
+        for (int i = 0; i < sz; i++) dst[i] = (float)src[i] * scale;
+    }
+    for (int b = 0; b < B; b++) y[b] = d->labels[idx[b]];
+}
+
+double train_step(Model *m, Optimizer *opt, const uint8_t *y, int B, double lr) {
+    model_forward(m, B);
+    double loss = model_loss(m, y, B);
+    model_backward(m, B);
+    opt_step(opt, m->params, m->grads, lr);
+    return loss;
+}
+
+static void progress_draw(const TrainOptions *o, int epoch, int batch_i, int nbatches, double loss,
+                          double ips) {
+    int width = 24, filled = (int)((double)width * batch_i / nbatches);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%-8s epoch %d/%d [%s] %5d/%d loss %.4f %7.0f img/s", o->label ? o->label : "", epoch + 1,
+            o->epochs, bar, batch_i, nbatches, loss, ips);
+    fflush(stderr);
+}
+
+Status train_model(Model *m, const Dataset *d, const TrainOptions *o) {
+    if (o->batch > m->max_batch) return bl_fail(BL_ERR_USAGE, "batch %d exceeds the model's plan", o->batch);
+    if (d->n < 1) return bl_fail(BL_ERR_DATA, "training set is empty");
+    Optimizer opt;
+    int *order = bl_alloc((size_t)d->n * sizeof(int));
+    uint8_t *y = bl_alloc((size_t)m->max_batch);
+    Status st = order && y ? opt_init(&opt, &o->opt, m->nparams) : BL_ERR_RUN;
+    if (st) {
+        bl_free(order);
+        bl_free(y);
+        return st;
+    }
+    Rng shuffle = rng_stream(o->seed, "shuffle");
+    const int nbatches = (d->n + o->batch - 1) / o->batch;
+    for (int e = 0; e < o->epochs && !st; e++) {
+        for (int i = 0; i < d->n; i++) order[i] = i;
+        rng_shuffle_int(&shuffle, order, d->n);
+        double lr = opt_lr_at(&o->opt, e), loss_sum = 0.0, t0 = bl_now(), last_draw = 0.0;
+        long correct = 0;
+        for (int bi = 0; bi < nbatches; bi++) {
+            int start = bi * o->batch, B = BL_MIN(o->batch, d->n - start);
+            batch_load(d, order + start, B, m->acts[0], y);
+            double loss = train_step(m, &opt, y, B, lr);
+            if (!isfinite(loss)) {
+                st = bl_fail(BL_ERR_RUN,
+                             "training diverged: loss is %f at epoch %d, batch %d (try a smaller lr; nothing was "
+                             "written for this model)",
+                             loss, e + 1, bi + 1);
+                break;
+            }
+            loss_sum += loss * B;
+            const float *p = m->probs;
+            for (int b = 0; b < B; b++) {
+                int best = 0;
+                for (int k = 1; k < m->num_classes; k++)
+                    if (p[b * m->num_classes + k] > p[b * m->num_classes + best]) best = k;
+                correct += best == y[b];
+            }
+            if (o->progress && (bl_now() - last_draw > 0.1 || bi == nbatches - 1)) {
+                last_draw = bl_now();
+                progress_draw(o, e, bi + 1, nbatches, loss, (double)(start + B) / (last_draw - t0 + 1e-9));
+            }
+        }
+        if (o->progress) fputc('\n', stderr);
+        if (st) break;
+        EpochStats es = {e, loss_sum / d->n, (double)correct / d->n, lr, bl_now() - t0, 0.0};
+        es.img_per_s = d->n / (es.train_seconds + 1e-12);
+        if (o->on_epoch) st = o->on_epoch(o->hook_ctx, &es);
+    }
+    opt_free(&opt);
+    bl_free(order);
+    bl_free(y);
+    return st;
+}
+
+void predict(Model *m, const Dataset *d, uint8_t *pred, float *probs_out) {
+    const int K = m->num_classes;
+    int idx[4096];
+    uint8_t y[4096];
+    const int step = BL_MIN(m->max_batch, 4096);
+    for (int start = 0; start < d->n; start += step) {
+        int B = BL_MIN(step, d->n - start);
+        for (int b = 0; b < B; b++) idx[b] = start + b;
+        batch_load(d, idx, B, m->acts[0], y);
+        const float *z = model_forward(m, B);
+        for (int b = 0; b < B; b++) {
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (z[b * K + k] > z[b * K + best]) best = k;
+            pred[start + b] = (uint8_t)best;
+        }
+        if (probs_out) softmax_rows(z, B, K, probs_out + (size_t)start * K);
+    }
+}
