@@ -28,6 +28,8 @@ LDLIBS  = $(shell pkg-config --libs $(PKGS)) -lm
 ifeq ($(OMP),1)
   CFLAGS  += -fopenmp
   LDFLAGS += -fopenmp
+else
+  CFLAGS  += -Wno-unknown-pragmas
 endif
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
