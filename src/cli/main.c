@@ -1,0 +1,40 @@
+// main.c: `backdoorlab <command> ...`. Dispatch only; each command lives in its own file.
+// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt input data or model.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} g_commands[] = {
+    {"run", cmd_run, "run an experiment: clean + backdoored model, metrics, results folder"},
+    {"train", cmd_train, "train one model from a config (backdoored if it has an [attack])"},
+    {"eval", cmd_eval, "clean accuracy and attack success rate of a saved model"},
+    {"bench", cmd_bench, "training-step throughput and GEMM GFLOP/s (not a test)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: backdoorlab <command> [options]   (backdoorlab <command> --help for each)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", g_commands[i].name, g_commands[i].help);
+    fprintf(f, "\nexit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt data or model\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        if (!strcmp(argv[1], g_commands[i].name)) return g_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "backdoorlab: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

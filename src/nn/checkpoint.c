@@ -1,0 +1,71 @@
+// checkpoint.c: glue between Model (flat parameter buffer with named views) and the .bdm format.
+#include "nn/checkpoint.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "io/modelfile.h"
+
+Status model_save(const Model *m, const char *path, const char *provenance, char hex_out[65]) {
+    ParamView views[2 * MODEL_MAX_LAYERS];
+    BdmTensor t[2 * MODEL_MAX_LAYERS];
+    int n = model_param_views(m, views, (int)BL_ARRAY_LEN(views));
+    for (int i = 0; i < n; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        memcpy(t[i].name, views[i].name, sizeof t[i].name);
+        t[i].ndim = views[i].ndim;
+        memcpy(t[i].dims, views[i].dims, sizeof t[i].dims);
+        t[i].count = views[i].count;
+        t[i].data = views[i].data;
+    }
+    return bdm_write(path, 0, m->desc, provenance, t, n, hex_out);
+}
+
+Status model_load(const char *path, Shape input, int num_classes, int max_batch, const char *expected_desc,
+                  Model *m, char hex_out[65]) {
+    BdmModel f;
+    Status st = bdm_read(path, &f);
+    if (st) return st;
+    if (expected_desc) {
+        // compare canonical forms, so "reference-cnn" matches its expansion
+        Model want;
+        st = model_build(&want, expected_desc, input, num_classes, 1);
+        if (st) goto done;
+        int same = strcmp(want.desc, f.desc) == 0;
+        if (!same) {
+            st = bl_fail(BL_ERR_DATA, "%s: the model's network '%s' differs from the config's '%s'", path, f.desc,
+                         want.desc);
+            model_free(&want);
+            goto done;
+        }
+        model_free(&want);
+    }
+    st = model_build(m, f.desc, input, num_classes, max_batch);
+    if (st) {
+        st = bl_fail_ctx(BL_ERR_DATA, "%s: its network does not fit %dx%dx%d inputs with %d classes", path,
+                         input.c, input.h, input.w, num_classes);
+        goto done;
+    }
+    ParamView views[2 * MODEL_MAX_LAYERS];
+    int n = model_param_views(m, views, (int)BL_ARRAY_LEN(views));
+    if (n != f.ntensors) {
+        st = bl_fail(BL_ERR_DATA, "%s: has %d tensors, its network needs %d", path, f.ntensors, n);
+        goto fail_model;
+    }
+    for (int i = 0; i < n; i++) {
+        const BdmTensor *t = bdm_find(&f, views[i].name);
+        if (!t || t->count != views[i].count || t->ndim != views[i].ndim ||
+            memcmp(t->dims, views[i].dims, (size_t)t->ndim * sizeof(int)) != 0) {
+            st = bl_fail(BL_ERR_DATA, "%s: tensor '%s' is missing or has the wrong shape", path, views[i].name);
+            goto fail_model;
+        }
+        memcpy(views[i].data, t->data, t->count * sizeof(float));
+    }
+    if (hex_out) memcpy(hex_out, f.sha256_hex, 65);
+    goto done;
+fail_model:
+    model_free(m);
+done:
+    bdm_free(&f);
+    return st;
+}

@@ -1,0 +1,428 @@
+// experiment.c: the pipeline behind `backdoorlab run`, `train` and `eval`.
+//
+// Data flow: dataset -> defender split (carved first, never poisoned) -> rest -> poisoned copy of rest.
+// The clean model trains on rest, the backdoored one on the poisoned copy, with the same init and shuffle
+// streams, so the only difference between them is the poison. The evaluator alone sees the triggered test set.
+#include "run/experiment.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attack/badnets.h"
+#include "data/dataset.h"
+#include "data/split.h"
+#include "eval/metrics.h"
+#include "io/png.h"
+#include "io/results.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
+#include "train/train.h"
+
+// Below this clean accuracy something is wrong with the setup, whatever the dataset; the run says so loudly.
+#define CA_SANITY_FLOOR 0.5
+
+// Everything one run holds in memory.
+typedef struct {
+    ExperimentConfig cfg;    // the parsed config
+    int threads;             // threads actually used
+    char dir[4096];          // results folder
+    DatasetPair data;        // train/test as loaded
+    Dataset defender, rest;  // defender's clean split, and the remaining training images
+    Dataset poisoned;        // rest with the poison applied (attack only)
+    PoisonManifest manifest; // which samples were poisoned (evaluator only)
+    Dataset triggered_test;  // the test set with the trigger on every image (attack only)
+    char *epochs_csv;        // accumulated epochs.csv text
+    size_t epochs_len, epochs_cap;
+    double eval_seconds;     // evaluation time of the epoch just finished
+} Run;
+
+// Per-model state the epoch hook needs.
+typedef struct {
+    Run *run;
+    Model *model;
+    const char *label; // "clean", "backdoor" or "model"
+} HookCtx;
+
+static Status csv_append(Run *r, const char *line) {
+    size_t n = strlen(line);
+    if (r->epochs_len + n + 1 > r->epochs_cap) {
+        size_t cap = (r->epochs_cap + n + 1) * 2;
+        char *p = realloc(r->epochs_csv, cap);
+        if (!p) return bl_fail(BL_ERR_RUN, "out of memory");
+        r->epochs_csv = p, r->epochs_cap = cap;
+    }
+    memcpy(r->epochs_csv + r->epochs_len, line, n + 1);
+    r->epochs_len += n;
+    return BL_OK;
+}
+
+static OptConfig opt_from_config(const CfgTrain *t) {
+    OptConfig o = {0};
+    o.kind = t->optimizer == CFG_OPT_ADAM ? OPT_ADAM : OPT_SGD;
+    o.lr = t->lr;
+    o.momentum = t->momentum;
+    o.nesterov = t->nesterov;
+    o.weight_decay = t->weight_decay;
+    o.beta1 = t->beta1;
+    o.beta2 = t->beta2;
+    o.eps = t->eps;
+    o.schedule = t->schedule == CFG_SCHED_STEP ? SCHED_STEP : t->schedule == CFG_SCHED_COSINE ? SCHED_COSINE
+                                                                                            : SCHED_CONSTANT;
+    o.step_size = t->step_size;
+    o.gamma = t->gamma;
+    o.epochs = t->epochs;
+    return o;
+}
+
+// Clean and triggered predictions of a model on the test set, and the metrics they give.
+static Status evaluate(Run *r, Model *m, Metrics *out) {
+    const Dataset *test = &r->data.test;
+    uint8_t *pred = malloc((size_t)test->n), *tpred = NULL;
+    if (!pred) return bl_fail(BL_ERR_RUN, "out of memory");
+    predict(m, test, pred, NULL);
+    if (r->cfg.attack.enabled) {
+        tpred = malloc((size_t)test->n);
+        if (!tpred) {
+            free(pred);
+            return bl_fail(BL_ERR_RUN, "out of memory");
+        }
+        predict(m, &r->triggered_test, tpred, NULL);
+    }
+    Status st = metrics_compute(test->labels, pred, tpred, test->n, test->num_classes,
+                                r->cfg.attack.enabled ? &r->cfg.attack : NULL, out);
+    free(pred);
+    free(tpred);
+    return st;
+}
+
+static Status epoch_hook(void *vctx, const EpochStats *es) {
+    HookCtx *h = vctx;
+    Metrics mt;
+    double t0 = bl_now();
+    Status st = evaluate(h->run, h->model, &mt);
+    if (st) return st;
+    h->run->eval_seconds = bl_now() - t0;
+    char line[512];
+    if (mt.has_attack)
+        snprintf(line, sizeof line, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.3f\n", h->label, es->epoch + 1, es->loss,
+                 es->train_acc, mt.ca.p, mt.asr.p, es->lr, es->train_seconds, h->run->eval_seconds);
+    else
+        snprintf(line, sizeof line, "%s,%d,%.6f,%.6f,%.6f,,%.6g,%.3f,%.3f\n", h->label, es->epoch + 1, es->loss,
+                 es->train_acc, mt.ca.p, es->lr, es->train_seconds, h->run->eval_seconds);
+    metrics_free(&mt);
+    return csv_append(h->run, line);
+}
+
+static cJSON *proportion_json(const Proportion *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "value", p->p);
+    cJSON_AddNumberToObject(o, "k", (double)p->k);
+    cJSON_AddNumberToObject(o, "n", (double)p->n);
+    cJSON *ci = cJSON_AddArrayToObject(o, "wilson95");
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(p->lo));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(p->hi));
+    return o;
+}
+
+// {"ca", "asr", "ra", "asr_all" (numbers), "intervals": {...}, "per_class": [...], "confusion": [[...]]}
+static cJSON *metrics_json(const Metrics *m, const char *model_hash) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "ca", m->ca.p);
+    if (m->has_attack) {
+        cJSON_AddNumberToObject(o, "asr", m->asr.p);
+        cJSON_AddNumberToObject(o, "ra", m->ra.p);
+        cJSON_AddNumberToObject(o, "asr_all", m->asr_all.p);
+    }
+    cJSON *iv = cJSON_AddObjectToObject(o, "intervals");
+    cJSON_AddItemToObject(iv, "ca", proportion_json(&m->ca));
+    if (m->has_attack) {
+        cJSON_AddItemToObject(iv, "asr", proportion_json(&m->asr));
+        cJSON_AddItemToObject(iv, "ra", proportion_json(&m->ra));
+        cJSON_AddItemToObject(iv, "asr_all", proportion_json(&m->asr_all));
+    }
+    cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
+    for (int c = 0; c < m->num_classes; c++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "class", c);
+        cJSON_AddNumberToObject(e, "ca", m->ca_class[c].p);
+        cJSON_AddNumberToObject(e, "n", (double)m->ca_class[c].n);
+        if (m->has_attack) {
+            if (m->asr_class[c].n) cJSON_AddNumberToObject(e, "asr", m->asr_class[c].p);
+            else cJSON_AddNullToObject(e, "asr");
+        }
+        cJSON_AddItemToArray(pc, e);
+    }
+    cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
+    for (int i = 0; i < m->num_classes; i++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int j = 0; j < m->num_classes; j++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)m->confusion[i * m->num_classes + j]));
+        cJSON_AddItemToArray(cm, row);
+    }
+    cJSON_AddBoolToObject(o, "below_sanity_floor", m->ca.p < CA_SANITY_FLOOR);
+    if (model_hash) cJSON_AddStringToObject(o, "model_sha256", model_hash);
+    return o;
+}
+
+static void path_join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
+
+// Provenance stored inside each model file: what made it (no wall-clock time: identical runs, identical bytes).
+static void make_provenance(const Run *r, const char *config_hash, const char *role, char *buf, size_t n) {
+    char rev[64];
+    bl_git_revision(rev, sizeof rev);
+    snprintf(buf, n,
+             "role=%s\ninput=%dx%dx%d\nclasses=%d\nseed=%llu\nconfig_sha256=%s\ndataset_sha256=%s\n"
+             "code_revision=%s\ncompiler=%s\n",
+             role, r->data.train.c, r->data.train.h, r->data.train.w, r->data.train.num_classes,
+             (unsigned long long)r->cfg.experiment.seed, config_hash, r->data.sha256_hex, rev, bl_compiler());
+}
+
+// Train one model on `train_set` with the experiment's seed; save it; evaluate it.
+static Status train_one(Run *r, const Dataset *train_set, const char *label, const char *file,
+                        const char *config_hash, int progress, Metrics *mt, char hash[65], double *seconds) {
+    Model m;
+    Status st = model_build(&m, r->cfg.model.layers, (Shape){r->data.train.c, r->data.train.h, r->data.train.w},
+                            r->data.train.num_classes, r->cfg.train.batch);
+    if (st) return bl_fail_ctx(st, "%s: [model] layers", r->cfg.experiment.name);
+    model_init_params(&m, r->cfg.experiment.seed);
+    HookCtx h = {r, &m, label};
+    TrainOptions o = {.epochs = r->cfg.train.epochs, .batch = r->cfg.train.batch,
+                      .opt = opt_from_config(&r->cfg.train), .seed = r->cfg.experiment.seed,
+                      .progress = progress, .label = label, .on_epoch = epoch_hook, .hook_ctx = &h};
+    double t0 = bl_now();
+    st = train_model(&m, train_set, &o);
+    *seconds = bl_now() - t0;
+    if (!st) st = evaluate(r, &m, mt);
+    if (!st) {
+        char prov[2048], path[4200];
+        make_provenance(r, config_hash, label, prov, sizeof prov);
+        path_join(path, sizeof path, r->dir, file);
+        st = model_save(&m, path, prov, hash);
+        if (st) metrics_free(mt);
+    }
+    model_free(&m);
+    return st;
+}
+
+static void print_prop(const char *name, const Proportion *p) {
+    printf("  %-4s %6.2f%%  [%6.2f, %6.2f]", name, 100 * p->p, 100 * p->lo, 100 * p->hi);
+}
+
+static void print_summary(const Run *r, const Metrics *clean, const Metrics *bd, double seconds) {
+    printf("\n== %s: %s on %s (%d train, %d defender, %d test), %d epochs, seed %llu, %d threads ==\n",
+           r->cfg.experiment.name, r->cfg.model.layers, r->cfg.data.dataset, r->rest.n, r->defender.n,
+           r->data.test.n, r->cfg.train.epochs, (unsigned long long)r->cfg.experiment.seed, r->threads);
+    if (r->cfg.attack.enabled)
+        printf("attack: %s %s %dx%d at %s -> class %d (%s), %d poisoned = %.2f%% of the %s base\n",
+               r->cfg.attack.type, r->cfg.attack.trigger, r->cfg.attack.trigger_size, r->cfg.attack.trigger_size,
+               r->cfg.attack.position == POS_XY ? "x,y" : "a corner/centre", r->cfg.attack.target,
+               r->cfg.attack.label_mode == LABEL_ALL2ALL ? "all2all" : "all2one", r->manifest.count,
+               100 * r->manifest.rate, r->cfg.attack.poison_base == BASE_ALL ? "all" : "nontarget");
+    printf("%-16s %-28s %-28s %-28s\n", "model", "  CA     (95% Wilson)", "  ASR    (95% Wilson)",
+           "  RA     (95% Wilson)");
+    const Metrics *rows[2] = {clean, bd};
+    const char *names[2] = {r->cfg.attack.enabled && clean ? "clean" : "model", "backdoored"};
+    for (int i = 0; i < 2; i++) {
+        if (!rows[i]) continue;
+        printf("%-16s", names[i]);
+        print_prop("CA", &rows[i]->ca);
+        if (rows[i]->has_attack) {
+            print_prop("ASR", &rows[i]->asr);
+            print_prop("RA", &rows[i]->ra);
+        }
+        printf("\n");
+    }
+    for (int i = 0; i < 2; i++)
+        if (rows[i] && rows[i]->ca.p < CA_SANITY_FLOOR)
+            printf("!! WARNING: the %s model's clean accuracy %.2f%% is below the sanity floor of %.0f%%: "
+                   "these numbers do not describe a working classifier.\n",
+                   names[i], 100 * rows[i]->ca.p, 100 * CA_SANITY_FLOOR);
+    printf("time: %.1f s. Results in %s/\n", seconds, r->dir);
+}
+
+static void run_free(Run *r) {
+    ds_pair_free(&r->data);
+    ds_free(&r->defender);
+    ds_free(&r->rest);
+    ds_free(&r->poisoned);
+    ds_free(&r->triggered_test);
+    poison_manifest_free(&r->manifest);
+    free(r->epochs_csv);
+}
+
+// Load the config, the data, the split and the poison; shared by run/train/eval.
+static Status prepare(Run *r, const char *config_path, int threads_override, int need_train) {
+    Status st = config_load(config_path, &r->cfg);
+    if (st) return st;
+    if (threads_override > 0) r->cfg.experiment.threads = threads_override;
+    if (r->cfg.experiment.threads > 0) bl_set_threads(r->cfg.experiment.threads);
+    r->threads = bl_max_threads();
+    r->cfg.experiment.threads = r->threads;
+    const char *dir = r->cfg.data.path[0] ? r->cfg.data.path : dataset_default_dir(r->cfg.data.dataset);
+    if (!dir) return bl_fail(BL_ERR_USAGE, "%s: unknown dataset '%s'", config_path, r->cfg.data.dataset);
+    st = dataset_load_dir(dir, r->cfg.data.train_subset, r->cfg.data.test_subset, &r->data);
+    if (st) return st;
+    if (r->cfg.attack.enabled) {
+        if ((st = badnets_check(&r->cfg.attack, &r->data.test))) return bl_fail_ctx(st, "%s: [attack]", config_path);
+        if ((st = badnets_triggered_test(&r->cfg.attack, &r->data.test, &r->triggered_test))) return st;
+    }
+    if (!need_train) return BL_OK;
+    st = split_defender(&r->data.train, r->cfg.data.defender_clean_fraction, r->cfg.experiment.seed, &r->defender,
+                        &r->rest);
+    if (st) return st;
+    if (r->cfg.attack.enabled)
+        st = badnets_poison(&r->cfg.attack, &r->rest, r->cfg.experiment.seed, &r->poisoned, &r->manifest);
+    return st;
+}
+
+// Up to two samples per class from the test set: clean above triggered.
+static Status write_samples_png(const Run *r, const char *path) {
+    int idx[20], k = 0, per_class[METRICS_MAX_CLASSES] = {0};
+    for (int i = 0; i < r->data.test.n && k < 20; i++) {
+        int y = r->data.test.labels[i];
+        if (per_class[y] < 2 && k < 2 * r->data.test.num_classes) per_class[y]++, idx[k++] = i;
+    }
+    return png_write_samples(path, &r->data.test, &r->triggered_test, idx, k, 3);
+}
+
+Status experiment_run(const ExperimentOptions *opt) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    double t_start = bl_now();
+    Status st = prepare(&r, opt->config_path, opt->threads, 1);
+    if (st) goto done;
+    if (opt->out_dir) snprintf(r.dir, sizeof r.dir, "%s", opt->out_dir);
+    else snprintf(r.dir, sizeof r.dir, "results/%s", r.cfg.experiment.name);
+    if ((st = ensure_dir(r.dir))) goto done;
+    char path[4200];
+    path_join(path, sizeof path, r.dir, "DONE");
+    if (unlink(path) != 0 && errno != ENOENT) {
+        st = bl_fail(BL_ERR_RUN, "%s: cannot remove the old DONE marker", path);
+        goto done;
+    }
+    path_join(path, sizeof path, r.dir, "metrics.json");
+    unlink(path); // a failed re-run must not leave the previous run's metrics looking current
+
+    cJSON *manifest = manifest_new(&r.cfg, opt->config_path, r.threads);
+    char config_hash[65] = "", *resolved = config_resolved_string(&r.cfg);
+    if (!manifest || !resolved) {
+        free(resolved);
+        cJSON_Delete(manifest);
+        st = bl_fail(BL_ERR_RUN, "cannot build the manifest or resolved config: %s", bl_errmsg());
+        goto done;
+    }
+    sha256_hex(resolved, strlen(resolved), config_hash);
+    manifest_add_hash(manifest, "resolved_config_sha256", config_hash);
+    manifest_add_hash(manifest, "dataset_sha256", r.data.sha256_hex);
+    path_join(path, sizeof path, r.dir, "config.resolved.ini");
+    st = write_file_atomic(path, resolved, strlen(resolved));
+    free(resolved);
+    if (st) goto done_manifest;
+    csv_append(&r, "model,epoch,loss,train_acc,test_ca,test_asr,lr,train_seconds,eval_seconds\n");
+
+    int attack = r.cfg.attack.enabled;
+    int want_clean = opt->mode == EXP_RUN || !attack, want_bd = attack;
+    Metrics mclean, mbd;
+    char hclean[65] = "", hbd[65] = "";
+    double sec_clean = 0, sec_bd = 0;
+    int have_clean = 0, have_bd = 0;
+    const char *clean_file = opt->mode == EXP_TRAIN ? "model.bdm" : "model-clean.bdm";
+    if (want_clean) {
+        st = train_one(&r, &r.rest, attack ? "clean" : "model", clean_file, config_hash, opt->progress, &mclean,
+                       hclean, &sec_clean);
+        if (st) goto done_manifest;
+        have_clean = 1;
+        manifest_add_hash(manifest, opt->mode == EXP_TRAIN ? "model_sha256" : "model_clean_sha256", hclean);
+    }
+    if (want_bd) {
+        st = train_one(&r, &r.poisoned, "backdoor", opt->mode == EXP_TRAIN ? "model.bdm" : "model-backdoor.bdm",
+                       config_hash, opt->progress, &mbd, hbd, &sec_bd);
+        if (st) goto done_metrics;
+        have_bd = 1;
+        manifest_add_hash(manifest, opt->mode == EXP_TRAIN ? "model_sha256" : "model_backdoor_sha256", hbd);
+    }
+    if (attack) {
+        path_join(path, sizeof path, r.dir, "poison.csv");
+        if ((st = poison_manifest_write_csv(&r.manifest, path))) goto done_metrics;
+        char phash[65];
+        if (sha256_file_hex(path, phash) == BL_OK) manifest_add_hash(manifest, "poison_manifest_sha256", phash);
+        path_join(path, sizeof path, r.dir, "samples.png");
+        if ((st = write_samples_png(&r, path))) goto done_metrics;
+    }
+    path_join(path, sizeof path, r.dir, "epochs.csv");
+    if ((st = write_file_atomic(path, r.epochs_csv, r.epochs_len))) goto done_metrics;
+
+    cJSON *mj = cJSON_CreateObject();
+    if (opt->mode == EXP_TRAIN) {
+        cJSON_AddItemToObject(mj, "model", metrics_json(have_bd ? &mbd : &mclean, have_bd ? hbd : hclean));
+    } else {
+        if (have_clean) cJSON_AddItemToObject(mj, "clean_model", metrics_json(&mclean, hclean));
+        if (have_bd) cJSON_AddItemToObject(mj, "backdoored_model", metrics_json(&mbd, hbd));
+    }
+    if (attack) {
+        cJSON *p = cJSON_AddObjectToObject(mj, "poison");
+        cJSON_AddNumberToObject(p, "count", r.manifest.count);
+        cJSON_AddNumberToObject(p, "rate", r.manifest.rate);
+    }
+    cJSON *split = cJSON_AddObjectToObject(mj, "data");
+    cJSON_AddNumberToObject(split, "train", r.rest.n);
+    cJSON_AddNumberToObject(split, "defender_clean", r.defender.n);
+    cJSON_AddNumberToObject(split, "test", r.data.test.n);
+    cJSON_AddNumberToObject(mj, "sanity_floor_ca", CA_SANITY_FLOOR);
+    cJSON *timing = cJSON_AddObjectToObject(mj, "timing"); // the only part that varies between identical runs
+    if (have_clean) cJSON_AddNumberToObject(timing, "clean_seconds", sec_clean);
+    if (have_bd) cJSON_AddNumberToObject(timing, "backdoor_seconds", sec_bd);
+    cJSON_AddNumberToObject(timing, "total_seconds", bl_now() - t_start);
+    path_join(path, sizeof path, r.dir, "metrics.json");
+    st = json_write_atomic(path, mj);
+    cJSON_Delete(mj);
+    if (st) goto done_metrics;
+
+    manifest_set_end(manifest);
+    path_join(path, sizeof path, r.dir, "manifest.json");
+    if ((st = json_write_atomic(path, manifest))) goto done_metrics;
+    if ((st = write_done_marker(r.dir))) goto done_metrics;
+    if (!opt->quiet)
+        print_summary(&r, have_clean ? &mclean : NULL, have_bd ? &mbd : NULL, bl_now() - t_start);
+
+done_metrics:
+    if (have_clean) metrics_free(&mclean);
+    if (have_bd) metrics_free(&mbd);
+done_manifest:
+    cJSON_Delete(manifest);
+done:
+    run_free(&r);
+    return st;
+}
+
+Status experiment_eval(const char *model_path, const char *config_path, int threads) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    Status st = prepare(&r, config_path, threads, 0);
+    Model m;
+    char hash[65];
+    if (st) goto done;
+    st = model_load(model_path, (Shape){r.data.test.c, r.data.test.h, r.data.test.w}, r.data.test.num_classes,
+                    r.cfg.train.batch, r.cfg.model.layers, &m, hash);
+    if (st) goto done;
+    Metrics mt;
+    st = evaluate(&r, &m, &mt);
+    model_free(&m);
+    if (st) goto done;
+    printf("model %s (sha256 %.16s...) on %s test set (%d images)\n", model_path, hash, r.cfg.data.dataset,
+           r.data.test.n);
+    print_prop("CA", &mt.ca);
+    if (mt.has_attack) {
+        print_prop("ASR", &mt.asr);
+        print_prop("RA", &mt.ra);
+    }
+    printf("\n");
+    metrics_free(&mt);
+done:
+    run_free(&r);
+    return st;
+}
