@@ -39,4 +39,9 @@ typedef struct {
     double rate;           // count / size of the poisoning base
 } PoisonManifest;
 
+// Free the manifest's arrays and zero it (safe on a zeroed manifest).
+void poison_manifest_free(PoisonManifest *m);
+// Write poison.csv atomically: header `index,original_label,new_label`, one row per record (index = orig_index).
+Status poison_manifest_write_csv(const PoisonManifest *m, const char *path);
+
 #endif

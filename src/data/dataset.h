@@ -35,5 +35,15 @@ void ds_pair_free(DatasetPair *p);
 Status ds_copy(const Dataset *src, Dataset *dst);
 // Copy the samples listed in idx (k of them, in that order) into dst.
 Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst);
+// Allocate a zeroed dataset of n samples of shape (c,h,w), orig_index = 0..n-1. n may be 0.
+Status ds_alloc(Dataset *d, int n, int c, int h, int w, int num_classes);
+
+// Load the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+// t10k-labels-idx1-ubyte, each plain or .gz) from `dir`. train_subset/test_subset keep the first N samples
+// (0 = all; N larger than the set = all). num_classes is max label + 1 over both full files.
+Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out);
+// Where a known dataset name is installed ("fashion-mnist" -> "/usr/share/datasets/fashion-mnist", from the
+// Debian package dataset-fashion-mnist); NULL for unknown names.
+const char *dataset_default_dir(const char *name);
 
 #endif

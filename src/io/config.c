@@ -1,0 +1,764 @@
+// config.c: the experiment config parser (libinih + our own line reader) and the resolved-config writer.
+//
+// libinih splits lines into sections and key/value pairs; everything else happens here. Our ini_reader
+// hands libinih one physical line per call, so the reader's line counter is the true line number when the
+// handler runs. The reader also
+//   - rejects a line longer than libinih's buffer (libinih's own fgets reader would silently split it),
+//   - validates section headers (libinih never reports a section without keys, so [atack] would pass),
+//   - joins indented continuation lines of [model] layers itself. Debian's libinih is built with
+//     INI_ALLOW_MULTILINE=1 but calls the handler once per continuation line instead of joining, and treats
+//     any indented line after any key as a continuation. The reader strips leading whitespace from every line
+//     it passes on, so libinih's multi-line mode never triggers and the behaviour does not depend on how the
+//     library was built.
+#include "io/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/results.h"
+
+#define CONFIG_FILE_MAX (1 << 20) // a config bigger than 1 MiB is a mistake, not a config
+
+// ---------------------------------------------------------------------------------------------- schema
+
+typedef enum {
+    K_EXP_NAME, K_EXP_SEED, K_EXP_THREADS,
+    K_DATA_DATASET, K_DATA_PATH, K_DATA_CLEAN_FRACTION, K_DATA_TRAIN_SUBSET, K_DATA_TEST_SUBSET,
+    K_MODEL_LAYERS,
+    K_TRAIN_EPOCHS, K_TRAIN_BATCH, K_TRAIN_OPTIMIZER, K_TRAIN_LR, K_TRAIN_MOMENTUM, K_TRAIN_NESTEROV,
+    K_TRAIN_WEIGHT_DECAY, K_TRAIN_BETA1, K_TRAIN_BETA2, K_TRAIN_EPS, K_TRAIN_SCHEDULE, K_TRAIN_STEP_SIZE,
+    K_TRAIN_GAMMA,
+    K_ATK_TYPE, K_ATK_TRIGGER, K_ATK_TRIGGER_SIZE, K_ATK_POSITION, K_ATK_TRIGGER_VALUE, K_ATK_TARGET,
+    K_ATK_LABEL_MODE, K_ATK_POISON_RATE, K_ATK_POISON_RATE_BASE,
+    K_COUNT
+} KeyId;
+
+// Every key, in the order the resolved config prints them. The KeyId is the index.
+static const struct {
+    const char *section; // section name without brackets
+    const char *name;    // key name
+} cfg_keys[K_COUNT] = {
+    {"experiment", "name"}, {"experiment", "seed"}, {"experiment", "threads"},
+    {"data", "dataset"}, {"data", "path"}, {"data", "defender_clean_fraction"}, {"data", "train_subset"},
+    {"data", "test_subset"},
+    {"model", "layers"},
+    {"train", "epochs"}, {"train", "batch"}, {"train", "optimizer"}, {"train", "lr"}, {"train", "momentum"},
+    {"train", "nesterov"}, {"train", "weight_decay"}, {"train", "beta1"}, {"train", "beta2"}, {"train", "eps"},
+    {"train", "schedule"}, {"train", "step_size"}, {"train", "gamma"},
+    {"attack", "type"}, {"attack", "trigger"}, {"attack", "trigger_size"}, {"attack", "position"},
+    {"attack", "trigger_value"}, {"attack", "target"}, {"attack", "label_mode"}, {"attack", "poison_rate"},
+    {"attack", "poison_rate_base"},
+};
+
+static const char *const cfg_sections[] = {"experiment", "data", "model", "train", "attack"};
+
+// Datasets the data code knows, with the image side the trigger has to fit in.
+static const struct {
+    const char *name; // [data] dataset value
+    int side;         // images are side x side pixels
+} cfg_datasets[] = {{"fashion-mnist", 28}};
+
+static const char *const opt_names[] = {"sgd", "adam"};
+static const char *const sched_names[] = {"constant", "step", "cosine"};
+static const char *const attack_types[] = {"badnets"};
+static const char *const trigger_kinds[] = {"square"};
+static const char *const pos_names[] = {"bottom-right", "bottom-left", "top-left", "top-right", "center"};
+static const char *const label_mode_names[] = {"all2one", "all2all"};
+static const char *const base_names[] = {"all", "nontarget"};
+
+const char *config_optimizer_name(OptimizerKind k) {
+    return (unsigned)k < BL_ARRAY_LEN(opt_names) ? opt_names[k] : "?";
+}
+const char *config_schedule_name(ScheduleKind k) {
+    return (unsigned)k < BL_ARRAY_LEN(sched_names) ? sched_names[k] : "?";
+}
+
+void config_defaults(ExperimentConfig *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->experiment.name, sizeof cfg->experiment.name, "experiment");
+    cfg->experiment.seed = 1;
+    cfg->experiment.threads = 0;
+    snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "fashion-mnist");
+    cfg->data.defender_clean_fraction = 0.05;
+    snprintf(cfg->model.layers, sizeof cfg->model.layers, "reference-cnn");
+    CfgTrain *t = &cfg->train;
+    t->epochs = 3;
+    t->batch = 64;
+    t->optimizer = CFG_OPT_SGD;
+    t->lr = 0.01;
+    t->momentum = 0.9;
+    t->nesterov = 0;
+    t->weight_decay = 0.0;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->schedule = CFG_SCHED_CONSTANT;
+    t->step_size = 1;
+    t->gamma = 0.1;
+    AttackSpec *a = &cfg->attack;
+    a->enabled = 0;
+    snprintf(a->type, sizeof a->type, "badnets");
+    snprintf(a->trigger, sizeof a->trigger, "square");
+    a->trigger_size = 3;
+    a->position = POS_BOTTOM_RIGHT;
+    a->trigger_value = 1.0f;
+    a->target = 0;
+    a->label_mode = LABEL_ALL2ONE;
+    a->poison_rate = 0.1f;
+    a->poison_base = BASE_NONTARGET;
+}
+
+// ---------------------------------------------------------------------------------------------- parse state
+
+typedef struct {
+    ExperimentConfig *cfg; // being filled
+    const char *file;      // name used in messages
+    const char *text;      // the whole config text
+    size_t len;            // its length
+    size_t pos;            // reader position in text
+    int lineno;            // number of the line the reader returned last (1-based)
+    int seen[K_COUNT];     // line on which each key was set, 0 = not set
+    int in_layers;         // the last meaningful line was [model] layers or its continuation
+    int failed;            // an error has been recorded (the first one wins)
+    int fail_line;         // its line (0 = none)
+} CfgParse;
+
+// Record the first error as "file:line: [section] key: message" (line 0 and NULL key drop their parts).
+__attribute__((format(printf, 5, 6))) static int cp_fail(CfgParse *p, int line, const char *section,
+                                                          const char *key, const char *fmt, ...) {
+    if (p->failed) return 0;
+    char msg[768], where[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int w = line > 0 ? snprintf(where, sizeof where, "%s:%d: ", p->file, line)
+                     : snprintf(where, sizeof where, "%s: ", p->file);
+    if (key && w >= 0 && (size_t)w < sizeof where)
+        snprintf(where + w, sizeof where - (size_t)w, "[%s] %s: ", section, key);
+    bl_fail(BL_ERR_USAGE, "%s%s", where, msg);
+    p->failed = 1;
+    p->fail_line = line;
+    return 0;
+}
+
+// The value as shown in messages: quoted by the caller, cut to 60 characters.
+static const char *shown(const char *v, char buf[80]) {
+    size_t n = strlen(v);
+    if (n <= 60) return v;
+    snprintf(buf, 80, "%.57s...", v);
+    return buf;
+}
+
+// Error for the key the handler is looking at.
+#define KEY_FAIL(p, sec, key, v, expect)                                                                       \
+    do {                                                                                                       \
+        char sbuf_[80];                                                                                        \
+        return cp_fail((p), (p)->lineno, (sec), (key), "expected %s, got '%s'", (expect), shown((v), sbuf_)); \
+    } while (0)
+
+static int parse_long(const char *v, long *out) {
+    if (!*v || isspace((unsigned char)*v)) return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno == ERANGE) return 0;
+    *out = x;
+    return 1;
+}
+
+static int parse_double(const char *v, double *out) {
+    if (!*v || isspace((unsigned char)*v)) return 0;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(x)) return 0;
+    *out = x;
+    return 1;
+}
+
+// Floats (AttackSpec) go through strtof so that printing with the fewest digits round-trips exactly.
+static int parse_float(const char *v, float *out) {
+    if (!*v || isspace((unsigned char)*v)) return 0;
+    char *end;
+    errno = 0;
+    float x = strtof(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(x)) return 0;
+    *out = x;
+    return 1;
+}
+
+static int choice_index(const char *v, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    return -1;
+}
+
+// "one of a|b|c" for messages.
+static const char *choices_text(const char *const *names, int n, char *buf, size_t cap) {
+    size_t w = (size_t)snprintf(buf, cap, "one of ");
+    for (int i = 0; i < n && w < cap; i++) w += (size_t)snprintf(buf + w, cap - w, "%s%s", i ? "|" : "", names[i]);
+    return buf;
+}
+
+static int valid_name(const char *s) {
+    if (!*s || *s == '.') return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+// "X,Y" with non-negative decimal ints, optional blanks around each number.
+static int parse_xy(const char *v, int *x, int *y) {
+    const char *comma = strchr(v, ',');
+    if (!comma || comma - v > 31) return 0;
+    char first[32];
+    memcpy(first, v, (size_t)(comma - v));
+    first[comma - v] = 0;
+    // trim both parts
+    char *a = first;
+    while (isspace((unsigned char)*a)) a++;
+    size_t an = strlen(a);
+    while (an && isspace((unsigned char)a[an - 1])) a[--an] = 0;
+    const char *b = comma + 1;
+    while (isspace((unsigned char)*b)) b++;
+    char second[32];
+    size_t bn = strlen(b);
+    if (bn >= sizeof second) return 0;
+    memcpy(second, b, bn + 1);
+    while (bn && isspace((unsigned char)second[bn - 1])) second[--bn] = 0;
+    long lx, ly;
+    if (!isdigit((unsigned char)a[0]) || !isdigit((unsigned char)second[0])) return 0;
+    if (!parse_long(a, &lx) || !parse_long(second, &ly) || lx > 4095 || ly > 4095) return 0;
+    *x = (int)lx;
+    *y = (int)ly;
+    return 1;
+}
+
+// ---------------------------------------------------------------------------------------------- handler
+
+// Set one key. Returns 1 on success, 0 (with the error recorded) on failure.
+static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const char *v) {
+    ExperimentConfig *c = p->cfg;
+    char cbuf[160];
+    long l;
+    double d;
+    float f;
+    int i;
+#define CHOICE(names, dst, type)                                                                               \
+    do {                                                                                                       \
+        i = choice_index(v, names, (int)BL_ARRAY_LEN(names));                                                  \
+        if (i < 0) KEY_FAIL(p, sec, key, v, choices_text(names, (int)BL_ARRAY_LEN(names), cbuf, sizeof cbuf)); \
+        dst = (type)i;                                                                                         \
+    } while (0)
+#define INT_IN(lo, hi, dst, expect)                                                                            \
+    do {                                                                                                       \
+        if (!parse_long(v, &l) || l < (lo) || l > (hi)) KEY_FAIL(p, sec, key, v, expect);                      \
+        dst = (int)l;                                                                                          \
+    } while (0)
+#define DOUBLE_IF(cond, dst, expect)                                                                           \
+    do {                                                                                                       \
+        if (!parse_double(v, &d) || !(cond)) KEY_FAIL(p, sec, key, v, expect);                                 \
+        dst = d;                                                                                               \
+    } while (0)
+#define FLOAT_IF(cond, dst, expect)                                                                            \
+    do {                                                                                                       \
+        if (!parse_float(v, &f) || !(cond)) KEY_FAIL(p, sec, key, v, expect);                                  \
+        dst = f;                                                                                               \
+    } while (0)
+    switch (k) {
+    case K_EXP_NAME:
+        if (!valid_name(v) || strlen(v) >= sizeof c->experiment.name)
+            KEY_FAIL(p, sec, key, v, "a name of 1..127 characters from [A-Za-z0-9._-], not starting with '.'");
+        memcpy(c->experiment.name, v, strlen(v) + 1);
+        break;
+    case K_EXP_SEED: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long s = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
+        if (!isdigit((unsigned char)v[0]) || *end || errno == ERANGE)
+            KEY_FAIL(p, sec, key, v, "an unsigned 64-bit integer");
+        c->experiment.seed = (uint64_t)s;
+        break;
+    }
+    case K_EXP_THREADS:
+        INT_IN(1, 4096, c->experiment.threads, "an integer in 1..4096 (omit it to use all cores)");
+        break;
+    case K_DATA_DATASET: {
+        int found = 0;
+        for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++) found |= strcmp(v, cfg_datasets[j].name) == 0;
+        if (!found) {
+            char known[128];
+            size_t w = 0;
+            known[0] = 0;
+            for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets) && w < sizeof known; j++)
+                w += (size_t)snprintf(known + w, sizeof known - w, "%s%s", j ? ", " : "", cfg_datasets[j].name);
+            char sbuf[80];
+            return cp_fail(p, p->lineno, sec, key, "unknown dataset '%s'; known datasets: %s", shown(v, sbuf), known);
+        }
+        snprintf(c->data.dataset, sizeof c->data.dataset, "%s", v);
+        break;
+    }
+    case K_DATA_PATH:
+        // A leading ';' or '#' would read back as a comment from the resolved config.
+        if (!*v || *v == ';' || *v == '#' || strlen(v) >= sizeof c->data.path)
+            KEY_FAIL(p, sec, key, v, "a folder path of 1..4095 characters, not starting with ';' or '#'");
+        memcpy(c->data.path, v, strlen(v) + 1);
+        break;
+    case K_DATA_CLEAN_FRACTION:
+        DOUBLE_IF(d >= 0.0 && d <= 0.5, c->data.defender_clean_fraction, "a number in [0,0.5]");
+        break;
+    case K_DATA_TRAIN_SUBSET:
+        INT_IN(1, 2147483647L, c->data.train_subset, "an integer >= 1 (omit it to use all)");
+        break;
+    case K_DATA_TEST_SUBSET:
+        INT_IN(1, 2147483647L, c->data.test_subset, "an integer >= 1 (omit it to use all)");
+        break;
+    case K_MODEL_LAYERS:
+        // May be empty here when the description starts on the next, indented line.
+        if (strlen(v) > CONFIG_LAYERS_MAX || *v == ';' || *v == '#')
+            KEY_FAIL(p, sec, key, v, "at most 4096 characters, not starting with ';' or '#'");
+        memcpy(c->model.layers, v, strlen(v) + 1);
+        break;
+    case K_TRAIN_EPOCHS: INT_IN(1, 1000000, c->train.epochs, "an integer in 1..1000000"); break;
+    case K_TRAIN_BATCH: INT_IN(1, 4096, c->train.batch, "an integer in 1..4096"); break;
+    case K_TRAIN_OPTIMIZER: CHOICE(opt_names, c->train.optimizer, OptimizerKind); break;
+    case K_TRAIN_LR: DOUBLE_IF(d > 0.0, c->train.lr, "a number > 0"); break;
+    case K_TRAIN_MOMENTUM: DOUBLE_IF(d >= 0.0 && d < 1.0, c->train.momentum, "a number in [0,1)"); break;
+    case K_TRAIN_NESTEROV:
+        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) c->train.nesterov = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) c->train.nesterov = 0;
+        else KEY_FAIL(p, sec, key, v, "true, false, yes, no, 1 or 0");
+        break;
+    case K_TRAIN_WEIGHT_DECAY: DOUBLE_IF(d >= 0.0, c->train.weight_decay, "a number >= 0"); break;
+    case K_TRAIN_BETA1: DOUBLE_IF(d >= 0.0 && d < 1.0, c->train.beta1, "a number in [0,1)"); break;
+    case K_TRAIN_BETA2: DOUBLE_IF(d >= 0.0 && d < 1.0, c->train.beta2, "a number in [0,1)"); break;
+    case K_TRAIN_EPS: DOUBLE_IF(d > 0.0, c->train.eps, "a number > 0"); break;
+    case K_TRAIN_SCHEDULE: CHOICE(sched_names, c->train.schedule, ScheduleKind); break;
+    case K_TRAIN_STEP_SIZE: INT_IN(1, 1000000, c->train.step_size, "an integer in 1..1000000 (epochs)"); break;
+    case K_TRAIN_GAMMA: DOUBLE_IF(d > 0.0 && d <= 1.0, c->train.gamma, "a number in (0,1]"); break;
+    case K_ATK_TYPE:
+        CHOICE(attack_types, i, int);
+        snprintf(c->attack.type, sizeof c->attack.type, "%s", attack_types[i]);
+        break;
+    case K_ATK_TRIGGER:
+        CHOICE(trigger_kinds, i, int);
+        snprintf(c->attack.trigger, sizeof c->attack.trigger, "%s", trigger_kinds[i]);
+        break;
+    case K_ATK_TRIGGER_SIZE: INT_IN(1, 28, c->attack.trigger_size, "an integer in 1..28"); break;
+    case K_ATK_POSITION:
+        i = choice_index(v, pos_names, (int)BL_ARRAY_LEN(pos_names));
+        if (i >= 0) {
+            c->attack.position = (TriggerPos)i;
+        } else if (parse_xy(v, &c->attack.pos_x, &c->attack.pos_y)) {
+            c->attack.position = POS_XY;
+        } else {
+            KEY_FAIL(p, sec, key, v,
+                     "bottom-right, bottom-left, top-left, top-right, center or X,Y (column,row of the patch's "
+                     "top-left corner, 0-based)");
+        }
+        break;
+    case K_ATK_TRIGGER_VALUE:
+        FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.trigger_value, "a pixel value in [0,1]");
+        break;
+    case K_ATK_TARGET: INT_IN(0, 255, c->attack.target, "a class index in 0..255"); break;
+    case K_ATK_LABEL_MODE: CHOICE(label_mode_names, c->attack.label_mode, LabelMode); break;
+    case K_ATK_POISON_RATE: FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.poison_rate, "a number in [0,1]"); break;
+    case K_ATK_POISON_RATE_BASE: CHOICE(base_names, c->attack.poison_base, PoisonBase); break;
+    case K_COUNT: break;
+    }
+#undef CHOICE
+#undef INT_IN
+#undef DOUBLE_IF
+#undef FLOAT_IF
+    return 1;
+}
+
+static int cfg_handler(void *user, const char *section, const char *name, const char *value) {
+    CfgParse *p = user;
+    if (p->failed) return 0;
+    if (!value) value = "";
+    if (!*section)
+        return cp_fail(p, p->lineno, NULL, NULL,
+                       "key '%s' comes before any section; put it under [experiment], [data], [model], [train] "
+                       "or [attack]",
+                       name);
+    int k = -1;
+    for (int j = 0; j < K_COUNT; j++)
+        if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, name)) k = j;
+    if (k < 0) {
+        char known[512];
+        size_t w = 0;
+        known[0] = 0;
+        for (int j = 0; j < K_COUNT && w < sizeof known; j++)
+            if (!strcmp(cfg_keys[j].section, section))
+                w += (size_t)snprintf(known + w, sizeof known - w, "%s%s", w ? ", " : "", cfg_keys[j].name);
+        return cp_fail(p, p->lineno, section, name, "unknown key; [%s] takes: %s", section, known);
+    }
+    if (p->seen[k])
+        return cp_fail(p, p->lineno, section, name, "duplicate key (already set on line %d); keep one", p->seen[k]);
+    p->seen[k] = p->lineno;
+    p->in_layers = k == K_MODEL_LAYERS;
+    return cfg_set(p, (KeyId)k, section, name, value);
+}
+
+// ---------------------------------------------------------------------------------------------- reader
+
+// Append one indented continuation line (already trimmed) to [model] layers.
+static int append_layers(CfgParse *p, const char *s, size_t m) {
+    // Drop an inline comment (" ;..."), as libinih does for the first line.
+    for (size_t j = 1; j < m; j++)
+        if (s[j] == ';' && isspace((unsigned char)s[j - 1])) {
+            m = j;
+            break;
+        }
+    while (m && isspace((unsigned char)s[m - 1])) m--;
+    char *dst = p->cfg->model.layers;
+    size_t cur = strlen(dst), sep = cur ? 1 : 0;
+    if (cur + sep + m > CONFIG_LAYERS_MAX)
+        return cp_fail(p, p->lineno, "model", "layers", "the value grows past %d characters; shorten it",
+                       CONFIG_LAYERS_MAX);
+    if (sep) dst[cur++] = ' ';
+    memcpy(dst + cur, s, m);
+    dst[cur + m] = 0;
+    return 1;
+}
+
+// ini_reader: one physical line per call, trimmed, with continuation lines and section headers handled here.
+// Lines handled here are passed to libinih as a bare comment so the line count stays in step.
+static char *cfg_reader(char *str, int num, void *stream) {
+    CfgParse *p = stream;
+    if (p->failed || p->pos >= p->len) return NULL;
+    if (num < 8) {
+        cp_fail(p, p->lineno + 1, NULL, NULL, "libinih offers a line buffer of only %d bytes", num);
+        return NULL;
+    }
+    const char *line = p->text + p->pos;
+    const char *nl = memchr(line, '\n', p->len - p->pos);
+    size_t n = nl ? (size_t)(nl - line) : p->len - p->pos;
+    p->pos += n + (nl ? 1 : 0);
+    p->lineno++;
+    if (n && line[n - 1] == '\r') n--;
+    if (p->lineno == 1 && n >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) { // UTF-8 byte-order mark
+        line += 3;
+        n -= 3;
+    }
+    if (n > (size_t)num - 1) {
+        cp_fail(p, p->lineno, NULL, NULL,
+                "line is %zu characters long; the INI reader takes at most %d per line (libinih's "
+                "INI_MAX_LINE); a long [model] layers value can continue on indented lines",
+                n, num - 1);
+        return NULL;
+    }
+    size_t a = 0, b = n;
+    while (a < b && isspace((unsigned char)line[a])) a++;
+    while (b > a && isspace((unsigned char)line[b - 1])) b--;
+    const char *s = line + a;
+    size_t m = b - a;
+    if (m == 0) { // a blank line ends a multi-line value
+        p->in_layers = 0;
+        goto comment;
+    }
+    if (*s == ';' || *s == '#') goto comment;
+    if (a > 0 && p->in_layers) {
+        if (!append_layers(p, s, m)) return NULL;
+        goto comment;
+    }
+    p->in_layers = 0;
+    if (*s == '[') {
+        const char *close = memchr(s, ']', m);
+        if (!close) {
+            cp_fail(p, p->lineno, NULL, NULL, "missing ']' after the section name");
+            return NULL;
+        }
+        const char *rest = close + 1;
+        while (rest < s + m && isspace((unsigned char)*rest)) rest++;
+        if (rest < s + m && *rest != ';' && *rest != '#') {
+            cp_fail(p, p->lineno, NULL, NULL, "unexpected text after the section header");
+            return NULL;
+        }
+        size_t sn = (size_t)(close - s - 1);
+        int idx = -1;
+        for (size_t j = 0; j < BL_ARRAY_LEN(cfg_sections); j++)
+            if (strlen(cfg_sections[j]) == sn && !memcmp(cfg_sections[j], s + 1, sn)) idx = (int)j;
+        if (idx < 0) {
+            cp_fail(p, p->lineno, NULL, NULL,
+                    "unknown section [%.*s]; known sections: [experiment] [data] [model] [train] [attack]",
+                    (int)BL_MIN(sn, 60), s + 1);
+            return NULL;
+        }
+        if (!strcmp(cfg_sections[idx], "attack")) p->cfg->attack.enabled = 1;
+        snprintf(str, (size_t)num, "[%s]", cfg_sections[idx]);
+        return str;
+    }
+    if (!memchr(s, '=', m) && !memchr(s, ':', m)) {
+        char sbuf[80], tmp[64];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)BL_MIN(m, sizeof tmp - 1), s);
+        cp_fail(p, p->lineno, NULL, NULL, "expected 'key = value', '[section]' or a comment, got '%s'",
+                shown(tmp, sbuf));
+        return NULL;
+    }
+    memcpy(str, s, m);
+    str[m] = 0;
+    return str;
+comment:
+    str[0] = ';';
+    str[1] = 0;
+    return str;
+}
+
+// ---------------------------------------------------------------------------------------------- load
+
+// Checks that involve more than one key, run once the whole file is read.
+static int cfg_check(CfgParse *p) {
+    ExperimentConfig *c = p->cfg;
+    static const KeyId sgd_only[] = {K_TRAIN_MOMENTUM, K_TRAIN_NESTEROV};
+    static const KeyId adam_only[] = {K_TRAIN_BETA1, K_TRAIN_BETA2, K_TRAIN_EPS};
+    static const KeyId step_only[] = {K_TRAIN_STEP_SIZE, K_TRAIN_GAMMA};
+    for (size_t j = 0; j < BL_ARRAY_LEN(sgd_only); j++)
+        if (c->train.optimizer != CFG_OPT_SGD && p->seen[sgd_only[j]])
+            return cp_fail(p, p->seen[sgd_only[j]], "train", cfg_keys[sgd_only[j]].name,
+                           "applies only to optimizer = sgd (optimizer is %s); remove it",
+                           config_optimizer_name(c->train.optimizer));
+    for (size_t j = 0; j < BL_ARRAY_LEN(adam_only); j++)
+        if (c->train.optimizer != CFG_OPT_ADAM && p->seen[adam_only[j]])
+            return cp_fail(p, p->seen[adam_only[j]], "train", cfg_keys[adam_only[j]].name,
+                           "applies only to optimizer = adam (optimizer is %s); remove it",
+                           config_optimizer_name(c->train.optimizer));
+    for (size_t j = 0; j < BL_ARRAY_LEN(step_only); j++)
+        if (c->train.schedule != CFG_SCHED_STEP && p->seen[step_only[j]])
+            return cp_fail(p, p->seen[step_only[j]], "train", cfg_keys[step_only[j]].name,
+                           "applies only to schedule = step (schedule is %s); remove it",
+                           config_schedule_name(c->train.schedule));
+    if (!c->model.layers[0])
+        return cp_fail(p, p->seen[K_MODEL_LAYERS], "model", "layers",
+                       "empty; give a network description or a preset name such as reference-cnn");
+    if (c->attack.enabled) {
+        int side = 0;
+        for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++)
+            if (!strcmp(c->data.dataset, cfg_datasets[j].name)) side = cfg_datasets[j].side;
+        const AttackSpec *a = &c->attack;
+        if (side && a->trigger_size > side)
+            return cp_fail(p, p->seen[K_ATK_TRIGGER_SIZE], "attack", "trigger_size",
+                           "%d does not fit in the %dx%d images of %s", a->trigger_size, side, side, c->data.dataset);
+        if (side && a->position == POS_XY && (a->pos_x + a->trigger_size > side || a->pos_y + a->trigger_size > side))
+            return cp_fail(p, p->seen[K_ATK_POSITION], "attack", "position",
+                           "a %dx%d patch at column %d, row %d does not fit in the %dx%d images of %s; the largest "
+                           "X and Y are %d",
+                           a->trigger_size, a->trigger_size, a->pos_x, a->pos_y, side, side, c->data.dataset,
+                           side - a->trigger_size);
+    }
+    return 1;
+}
+
+// Default experiment name: the basename of the config file without ".ini".
+static int cfg_default_name(CfgParse *p, const char *name_for_errors) {
+    if (!name_for_errors) return 1; // keep "experiment"
+    const char *base = strrchr(name_for_errors, '/');
+    base = base ? base + 1 : name_for_errors;
+    size_t n = strlen(base);
+    if (n > 4 && !strcmp(base + n - 4, ".ini")) n -= 4;
+    char name[CONFIG_NAME_MAX];
+    if (n < sizeof name) {
+        memcpy(name, base, n);
+        name[n] = 0;
+    }
+    if (n >= sizeof name || !valid_name(name))
+        return cp_fail(p, 0, "experiment", "name",
+                       "the file name '%s' does not make a valid default name (1..127 characters from "
+                       "[A-Za-z0-9._-], not starting with '.'); set name explicitly",
+                       base);
+    memcpy(p->cfg->experiment.name, name, n + 1);
+    return 1;
+}
+
+static Status cfg_parse_text(const char *text, size_t len, const char *file, const char *name_for_errors,
+                             ExperimentConfig *cfg) {
+    config_defaults(cfg);
+    CfgParse p = {.cfg = cfg, .file = file, .text = text, .len = len};
+    int rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
+    if (rc == -2) {
+        config_defaults(cfg);
+        return bl_fail(BL_ERR_RUN, "%s: out of memory while parsing", file);
+    }
+    if (rc > 0 && (!p.failed || rc < p.fail_line)) {
+        p.failed = 0;
+        cp_fail(&p, rc, NULL, NULL,
+                "syntax error: expected 'key = value', '[section]' or a comment (an inline ' ;' comment cannot "
+                "come before the '=')");
+    }
+    if (!p.failed && !p.seen[K_EXP_NAME]) cfg_default_name(&p, name_for_errors);
+    if (!p.failed) cfg_check(&p);
+    if (p.failed) {
+        config_defaults(cfg);
+        return BL_ERR_USAGE;
+    }
+    return BL_OK;
+}
+
+Status config_load_string(const char *text, const char *name_for_errors, ExperimentConfig *cfg) {
+    const char *file = name_for_errors ? name_for_errors : "<string>";
+    if (!text) {
+        config_defaults(cfg);
+        return bl_fail(BL_ERR_USAGE, "%s: no config text", file);
+    }
+    return cfg_parse_text(text, strlen(text), file, name_for_errors, cfg);
+}
+
+Status config_load(const char *path, ExperimentConfig *cfg) {
+    config_defaults(cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return bl_fail(BL_ERR_USAGE, "cannot open config '%s': %s; check the path", path, strerror(errno));
+    char *buf = malloc(CONFIG_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return bl_fail(BL_ERR_RUN, "out of memory reading config '%s'", path);
+    }
+    size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    Status st;
+    if (err) {
+        st = bl_fail(BL_ERR_USAGE, "cannot read config '%s' (is it a folder?)", path);
+    } else if (n > CONFIG_FILE_MAX) {
+        st = bl_fail(BL_ERR_USAGE, "%s: larger than %d bytes; this is not an experiment config", path, CONFIG_FILE_MAX);
+    } else if (memchr(buf, 0, n)) {
+        st = bl_fail(BL_ERR_USAGE, "%s: contains a NUL byte; an experiment config is a text file", path);
+    } else {
+        st = cfg_parse_text(buf, n, path, path, cfg);
+    }
+    free(buf);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------- resolved
+
+// Fewest significant digits that read back (strtod) to exactly x.
+static void fmt_double(char *buf, size_t cap, double x) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+static void fmt_float(char *buf, size_t cap, float x) {
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, cap, "%.*g", prec, (double)x);
+        if (strtof(buf, NULL) == x) return;
+    }
+}
+
+static void put_double(FILE *f, const char *key, double x) {
+    char b[40];
+    fmt_double(b, sizeof b, x);
+    fprintf(f, "%s = %s\n", key, b);
+}
+
+static void put_float(FILE *f, const char *key, float x) {
+    char b[40];
+    fmt_float(b, sizeof b, x);
+    fprintf(f, "%s = %s\n", key, b);
+}
+
+// [model] layers, wrapped onto indented continuation lines so every line stays well under libinih's limit.
+// It splits only at a single space between two non-blank characters, and never before a ';' or '#' (the
+// reader would take that line for a comment), so reading it back gives the identical string.
+static void put_layers(FILE *f, const char *s) {
+    const size_t width = 96;
+    size_t n = strlen(s), start = 0;
+    fputs("layers = ", f);
+    while (n - start > width) {
+        size_t cut = 0; // best split point: a space index in (start, start+width], else the first one after
+        for (size_t j = start + 1; j + 1 < n; j++) {
+            int ok = s[j] == ' ' && !isspace((unsigned char)s[j - 1]) && !isspace((unsigned char)s[j + 1]) &&
+                     s[j + 1] != ';' && s[j + 1] != '#';
+            if (!ok) continue;
+            if (j - start <= width || !cut) cut = j;
+            if (j - start > width) break;
+        }
+        if (!cut) break;
+        fprintf(f, "%.*s\n    ", (int)(cut - start), s + start);
+        start = cut + 1;
+    }
+    fprintf(f, "%s\n", s + start);
+}
+
+char *config_resolved_string(const ExperimentConfig *cfg) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) {
+        bl_fail(BL_ERR_RUN, "out of memory formatting the resolved config");
+        return NULL;
+    }
+    const CfgTrain *t = &cfg->train;
+    const AttackSpec *a = &cfg->attack;
+    fputs("# Resolved backdoorlab config: every key that applies, defaults filled in.\n", f);
+    fprintf(f, "[experiment]\nname = %s\nseed = %llu\nthreads = %d\n", cfg->experiment.name,
+            (unsigned long long)cfg->experiment.seed,
+            cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
+
+    fprintf(f, "\n[data]\ndataset = %s\n", cfg->data.dataset);
+    if (cfg->data.path[0]) fprintf(f, "path = %s\n", cfg->data.path);
+    put_double(f, "defender_clean_fraction", cfg->data.defender_clean_fraction);
+    if (cfg->data.train_subset > 0) fprintf(f, "train_subset = %d\n", cfg->data.train_subset);
+    if (cfg->data.test_subset > 0) fprintf(f, "test_subset = %d\n", cfg->data.test_subset);
+
+    fputs("\n[model]\n", f);
+    put_layers(f, cfg->model.layers);
+
+    fprintf(f, "\n[train]\nepochs = %d\nbatch = %d\noptimizer = %s\n", t->epochs, t->batch,
+            config_optimizer_name(t->optimizer));
+    put_double(f, "lr", t->lr);
+    if (t->optimizer == CFG_OPT_SGD) {
+        put_double(f, "momentum", t->momentum);
+        fprintf(f, "nesterov = %s\n", t->nesterov ? "true" : "false");
+    }
+    put_double(f, "weight_decay", t->weight_decay);
+    if (t->optimizer == CFG_OPT_ADAM) {
+        put_double(f, "beta1", t->beta1);
+        put_double(f, "beta2", t->beta2);
+        put_double(f, "eps", t->eps);
+    }
+    fprintf(f, "schedule = %s\n", config_schedule_name(t->schedule));
+    if (t->schedule == CFG_SCHED_STEP) {
+        fprintf(f, "step_size = %d\n", t->step_size);
+        put_double(f, "gamma", t->gamma);
+    }
+
+    if (a->enabled) {
+        fprintf(f, "\n[attack]\ntype = %s\ntrigger = %s\ntrigger_size = %d\n", a->type, a->trigger, a->trigger_size);
+        if (a->position == POS_XY)
+            fprintf(f, "position = %d,%d\n", a->pos_x, a->pos_y);
+        else
+            fprintf(f, "position = %s\n",
+                    (unsigned)a->position < BL_ARRAY_LEN(pos_names) ? pos_names[a->position] : "?");
+        put_float(f, "trigger_value", a->trigger_value);
+        fprintf(f, "target = %d\nlabel_mode = %s\n", a->target,
+                (unsigned)a->label_mode < BL_ARRAY_LEN(label_mode_names) ? label_mode_names[a->label_mode] : "?");
+        put_float(f, "poison_rate", a->poison_rate);
+        fprintf(f, "poison_rate_base = %s\n",
+                (unsigned)a->poison_base < BL_ARRAY_LEN(base_names) ? base_names[a->poison_base] : "?");
+    }
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        bl_fail(BL_ERR_RUN, "out of memory formatting the resolved config");
+        return NULL;
+    }
+    return buf;
+}
+
+Status config_write_resolved(const ExperimentConfig *cfg, const char *path) {
+    char *s = config_resolved_string(cfg);
+    if (!s) return BL_ERR_RUN;
+    Status st = write_file_atomic(path, s, strlen(s));
+    free(s);
+    return st;
+}

@@ -1,0 +1,99 @@
+// config.h: the experiment config (an INI file read with libinih) and its resolved form.
+//
+// The schema is a contract: every section and key below is documented in one place, unknown sections or keys
+// are errors naming file:line, and the resolved config (every key that applies, defaults filled in, nothing
+// that does not apply) is written next to the results so that a re-run reads back the identical struct.
+//
+// Syntax beyond plain `key = value`: `;` or `#` starts a comment line, ` ;` starts an inline comment, a section
+// that appears twice is merged (a key set in both is still a duplicate), and [model] layers may continue on
+// indented lines, which are appended with one space (a blank line ends the value; comment lines are skipped).
+#ifndef BL_CONFIG_H
+#define BL_CONFIG_H
+
+#include <stdint.h>
+
+#include "attack/attack.h"
+#include "core/core.h"
+
+#define CONFIG_NAME_MAX 128    // bytes for [experiment] name, including the terminator
+#define CONFIG_PATH_MAX 4096   // bytes for [data] path, including the terminator
+#define CONFIG_LAYERS_MAX 4096 // longest [model] layers value in characters (excluding the terminator)
+
+typedef enum { CFG_OPT_SGD, CFG_OPT_ADAM } OptimizerKind;
+typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_COSINE } ScheduleKind;
+
+// [experiment]
+typedef struct {
+    char name[CONFIG_NAME_MAX]; // run name, only [A-Za-z0-9._-], not starting with '.'; default: the config
+                                // file's basename without ".ini"
+    uint64_t seed;              // root of every RNG stream (default 1)
+    int threads;                // OpenMP threads, >= 1; 0 (the default) means "all available"
+} CfgExperiment;
+
+// [data]
+typedef struct {
+    char dataset[32];             // dataset name; only "fashion-mnist" for now
+    char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place
+    double defender_clean_fraction; // fraction of the training set the defender knows to be clean, in [0,0.5]
+                                    // (default 0.05)
+    int train_subset;             // use only this many training samples (>= 1); 0 (default) = all
+    int test_subset;              // use only this many test samples (>= 1); 0 (default) = all
+} CfgData;
+
+// [model]
+typedef struct {
+    char layers[CONFIG_LAYERS_MAX + 1]; // network description or preset name, validated by the network code
+                                        // (default "reference-cnn")
+} CfgModel;
+
+// [train]
+typedef struct {
+    int epochs;              // passes over the training set, >= 1 (default 3)
+    int batch;               // mini-batch size, 1..4096 (default 64)
+    OptimizerKind optimizer; // sgd (default) or adam
+    double lr;               // base learning rate, > 0 (default 0.01)
+    double momentum;         // sgd only: momentum in [0,1) (default 0.9)
+    int nesterov;            // sgd only: 1 for Nesterov momentum (default 0)
+    double weight_decay;     // L2 coefficient, >= 0 (default 0)
+    double beta1;            // adam only: first-moment decay in [0,1) (default 0.9)
+    double beta2;            // adam only: second-moment decay in [0,1) (default 0.999)
+    double eps;              // adam only: denominator guard, > 0 (default 1e-8)
+    ScheduleKind schedule;   // learning-rate schedule: constant (default), step or cosine
+    int step_size;           // step only: epochs between decays, >= 1 (default 1)
+    double gamma;            // step only: decay factor in (0,1] (default 0.1)
+} CfgTrain;
+
+// The whole experiment. [attack] lives in the AttackSpec the attack code consumes; attack.enabled is 1 when
+// the file has an [attack] section (even an empty one: its keys then take their defaults).
+typedef struct {
+    CfgExperiment experiment; // [experiment]
+    CfgData data;             // [data]
+    CfgModel model;           // [model]
+    CfgTrain train;           // [train]
+    AttackSpec attack;        // [attack]
+} ExperimentConfig;
+
+// Fill every field with its default (attack disabled, name "experiment").
+void config_defaults(ExperimentConfig *cfg);
+
+// Read and validate a config file. On error returns BL_ERR_USAGE with a message such as
+// "demo.ini:12: [train] lr: expected a number > 0, got 'abc'" and leaves *cfg at its defaults.
+Status config_load(const char *path, ExperimentConfig *cfg);
+
+// Same, from text in memory. name_for_errors prefixes messages and gives the default experiment name (its
+// basename without ".ini"); NULL means "<string>" and the name "experiment".
+Status config_load_string(const char *text, const char *name_for_errors, ExperimentConfig *cfg);
+
+// The resolved config as INI text (malloc'd; NULL with the error set on failure). Deterministic; numbers
+// are printed with the fewest digits that parse back to the identical value. threads = 0 is written as the
+// number that will be used (bl_max_threads()).
+char *config_resolved_string(const ExperimentConfig *cfg);
+
+// Write config_resolved_string() to path atomically.
+Status config_write_resolved(const ExperimentConfig *cfg, const char *path);
+
+// Names used in the config text, for messages and manifests.
+const char *config_optimizer_name(OptimizerKind k);
+const char *config_schedule_name(ScheduleKind k);
+
+#endif
