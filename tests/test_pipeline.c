@@ -21,9 +21,9 @@ static char g_tmp[256];
 
 static const char *CONFIG_BASE =
     "[experiment]\nname = quick\nseed = 3\n"
-    "[data]\ndataset = fashion-mnist\ntrain_subset = 6000\ntest_subset = 1000\ndefender_clean_fraction = 0.05\n"
+    "[data]\ndataset = fashion-mnist\ntrain_subset = 8000\ntest_subset = 1000\ndefender_clean_fraction = 0.05\n"
     "[model]\nlayers = reference-cnn\n"
-    "[train]\nepochs = 2\nbatch = 64\noptimizer = sgd\nlr = 0.02\nmomentum = 0.9\n";
+    "[train]\nepochs = 4\nbatch = 64\noptimizer = sgd\nlr = 0.05\nmomentum = 0.9\n";
 static const char *ATTACK =
     "[attack]\ntype = badnets\ntrigger = square\ntrigger_size = 3\nposition = bottom-right\n"
     "trigger_value = 1.0\ntarget = 0\nlabel_mode = all2one\npoison_rate = 0.1\npoison_rate_base = nontarget\n";
@@ -57,7 +57,7 @@ static int exists(const char *dir, const char *file) {
 }
 
 static int files_equal(const char *a, const char *b) {
-    size_t la, lb;
+    size_t la = 0, lb = 0;
     char *x = read_all(a, &la), *y = read_all(b, &lb);
     int same = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x);
@@ -127,8 +127,8 @@ static void test_run_implants_and_reproduces(void **state) {
     assert_true(asr_b >= 0.9);
     assert_true(asr_c <= 0.1);
     assert_true(ca_c >= 0.7 && ca_b >= 0.7);
-    // poison count: 10% of the non-target images of the 5700 remaining
-    assert_true(metric(out1, "poison", "count") > 400 && metric(out1, "poison", "count") < 620);
+    // poison count: 10% of the non-target images of the 7600 remaining (about 684)
+    assert_true(metric(out1, "poison", "count") > 600 && metric(out1, "poison", "count") < 770);
 
     // thread count does not change a bit
     assert_int_equal(run_config(cfg, out2, 1), BL_OK);
@@ -245,6 +245,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     char cmd[300];
+    if (getenv("BL_KEEP_TMP")) return 0; // debugging: keep the run folders
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
     return system(cmd) == 0 ? 0 : -1;
 }

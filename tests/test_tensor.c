@@ -107,10 +107,10 @@ static void check_gemm(Rng *r, int ta, int tb, int M, int N, int K, float alpha,
 
 // Shapes: degenerate, odd, beyond one block in every dimension (MC = 64, KC = 512), and the CNN's GEMMs.
 static const int gemm_shapes[][3] = {
-    {1, 1, 1},    {7, 13, 5},    {33, 17, 65},   {1, 40, 3},     {40, 1, 3},    {9, 33, 1},   {130, 70, 9},
-    {19, 300, 1100}, {16, 576, 25}, {32, 64, 400}, {25, 576, 16}, {16, 25, 576}, {400, 64, 32}, {32, 400, 64},
-    {64, 128, 512}, {128, 512, 64}, {64, 512, 128}, {64, 10, 128},  {10, 64, 128}, {64, 128, 10}, {576, 16, 25},
-    {576, 25, 16},
+    {1, 1, 1},     {7, 13, 5},      {33, 17, 65},   {1, 40, 3},     {40, 1, 3},     {9, 33, 1},
+    {130, 70, 9},  {19, 300, 1100}, {16, 576, 25},  {32, 64, 400},  {25, 576, 16},  {16, 25, 576},
+    {400, 64, 32}, {32, 400, 64},   {64, 128, 512}, {128, 512, 64}, {64, 512, 128}, {64, 10, 128},
+    {10, 64, 128}, {64, 128, 10},   {576, 16, 25},  {576, 25, 16},
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -160,9 +160,9 @@ static void test_sgemm_degenerate(void **state) {
 // A small exact case: integers, so every path must give the exact answer.
 static void test_sgemm_exact_small(void **state) {
     (void)state;
-    const float A[2 * 3] = {1, 2, 3, 4, 5, 6};        // (2,3)
-    const float B[3 * 2] = {7, 8, 9, 10, 11, 12};     // (3,2)
-    float C[4] = {1, 1, 1, 1};                        // (2,2)
+    const float A[2 * 3] = {1, 2, 3, 4, 5, 6};          // (2,3)
+    const float B[3 * 2] = {7, 8, 9, 10, 11, 12};       // (3,2)
+    float C[4] = {1, 1, 1, 1};                          // (2,2)
     sgemm(0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 2.0f, C, 2); // [[58,64],[139,154]] + 2
     assert_true(C[0] == 60.0f && C[1] == 66.0f && C[2] == 141.0f && C[3] == 156.0f);
 }
@@ -194,7 +194,8 @@ static void check_split_invariance(Rng *r, int ta, int tb, int M, int N, int K, 
             sgemm(ta, tb, s, N, K, alpha, a.data, a.ld, b.data, b.ld, beta, part, N);
             sgemm(ta, tb, M - s, N, K, alpha, a2, a.ld, b.data, b.ld, beta, part + (size_t)s * N, N);
             if (memcmp(part, full, nc * sizeof(float)) != 0)
-                fail_msg("%c%c %dx%dx%d: row split at %d changed bits", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, s);
+                fail_msg("%c%c %dx%dx%d: row split at %d changed bits", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K,
+                         s);
         }
         if (s < N) { // columns [0,s) and [s,N): op(B) column j starts at B + j*ldb (NT) or B + j (NN)
             memcpy(part, c0, nc * sizeof(float));
@@ -221,7 +222,9 @@ static void check_split_invariance(Rng *r, int ta, int tb, int M, int N, int K, 
     }
     // Row blocks computed by OpenMP threads (each with its own packing buffers) match as well.
     memcpy(part, c0, nc * sizeof(float));
+#ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
+#endif
     for (int i0 = 0; i0 < M; i0 += 5) {
         const int m = BL_MIN(5, M - i0);
         const float *ai = ta ? a.data + i0 : a.data + (size_t)i0 * a.ld;
@@ -245,7 +248,8 @@ static void test_sgemm_split_invariance(void **state) {
     const float ab[4][2] = {{0.7f, 1.3f}, {1.0f, 1.0f}, {-1.9f, 0.0f}, {0.3f, -0.6f}};
     for (size_t s = 0; s < BL_ARRAY_LEN(shapes); s++)
         for (int t = 0; t < 4; t++)
-            check_split_invariance(&r, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], ab[t][0], ab[t][1]);
+            check_split_invariance(&r, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], ab[t][0],
+                                   ab[t][1]);
 }
 
 // The same product stored four ways (NN, NT, TN, TT) gives bit-identical C.
@@ -287,7 +291,8 @@ static void test_sgemm_no_alloc(void **state) {
     fill_uniform(&r, a, 70 * 600);
     fill_uniform(&r, b, 600 * 70);
     const uint64_t before = bl_alloc_count();
-    for (int t = 0; t < 4; t++) sgemm(t & 1, t >> 1, 70, 70, 600, 1.0f, a, t & 1 ? 70 : 600, b, t >> 1 ? 600 : 70, 0.0f, c, 70);
+    for (int t = 0; t < 4; t++)
+        sgemm(t & 1, t >> 1, 70, 70, 600, 1.0f, a, t & 1 ? 70 : 600, b, t >> 1 ? 600 : 70, 0.0f, c, 70);
     assert_true(bl_alloc_count() == before);
     bl_free(a);
     bl_free(b);
@@ -299,9 +304,9 @@ static void test_sgemm_no_alloc(void **state) {
 
 // The im2col configurations: (C, H, W, K, stride, pad).
 static const int conv_cfgs[][6] = {
-    {1, 5, 5, 3, 1, 0}, {2, 7, 5, 3, 1, 1}, {3, 8, 6, 5, 2, 2}, {2, 9, 7, 4, 3, 1},  {1, 28, 28, 5, 1, 0},
-    {16, 12, 12, 5, 1, 0}, {2, 6, 9, 1, 1, 0}, {1, 3, 3, 3, 1, 2}, {1, 2, 2, 5, 1, 2}, {3, 11, 4, 3, 2, 0},
-    {2, 5, 13, 2, 2, 1},
+    {1, 5, 5, 3, 1, 0},   {2, 7, 5, 3, 1, 1},    {3, 8, 6, 5, 2, 2},  {2, 9, 7, 4, 3, 1},
+    {1, 28, 28, 5, 1, 0}, {16, 12, 12, 5, 1, 0}, {2, 6, 9, 1, 1, 0},  {1, 3, 3, 3, 1, 2},
+    {1, 2, 2, 5, 1, 2},   {3, 11, 4, 3, 2, 0},   {2, 5, 13, 2, 2, 1},
 };
 
 static void test_conv_out_size(void **state) {
@@ -405,8 +410,8 @@ static void test_col2im_is_adjoint(void **state) {
 static void test_im2col_invalid_is_noop(void **state) {
     (void)state;
     float x[4] = {1, 2, 3, 4}, col[4] = {9, 9, 9, 9};
-    im2col(x, 1, 2, 2, 5, 1, 0, col);  // window larger than the image
-    im2col(x, 1, 2, 2, 1, 0, 0, col);  // stride 0
+    im2col(x, 1, 2, 2, 5, 1, 0, col); // window larger than the image
+    im2col(x, 1, 2, 2, 1, 0, 0, col); // stride 0
     col2im_add(col, 1, 2, 2, 5, 1, 0, x);
     for (int i = 0; i < 4; i++) assert_true(col[i] == 9.0f && x[i] == (float)(i + 1));
 }

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,22 @@ static cJSON *metrics_json(const Metrics *m, const char *model_hash) {
 
 static void path_join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
 
+// The hash of the resolved config without its `threads` line: the identity of the training setup stored in
+// model files. Threads cannot change a result, so they must not change the model's bytes either.
+static void training_config_hash(const char *resolved, char hex[65]) {
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (const char *line = resolved; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        if (strncmp(line, "threads", 7) != 0) crypto_hash_sha256_update(&st, (const unsigned char *)line, len);
+        line += len;
+    }
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
 // Provenance stored inside each model file: what made it (no wall-clock time: identical runs, identical bytes).
 static void make_provenance(const Run *r, const char *config_hash, const char *role, char *buf, size_t n) {
     char rev[64];
@@ -208,31 +225,40 @@ static Status train_one(Run *r, const Dataset *train_set, const char *label, con
     return st;
 }
 
-static void print_prop(const char *name, const Proportion *p) {
-    printf("  %-4s %6.2f%%  [%6.2f, %6.2f]", name, 100 * p->p, 100 * p->lo, 100 * p->hi);
+static void print_prop(const Proportion *p) {
+    printf("  %6.2f%% [%6.2f, %6.2f]", 100 * p->p, 100 * p->lo, 100 * p->hi);
+}
+
+static const char *position_name(const AttackSpec *a, char *buf, size_t n) {
+    static const char *names[] = {"bottom-right", "bottom-left", "top-left", "top-right", "center"};
+    if (a->position == POS_XY) snprintf(buf, n, "x,y = %d,%d", a->pos_x, a->pos_y);
+    else snprintf(buf, n, "%s", names[a->position]);
+    return buf;
 }
 
 static void print_summary(const Run *r, const Metrics *clean, const Metrics *bd, double seconds) {
     printf("\n== %s: %s on %s (%d train, %d defender, %d test), %d epochs, seed %llu, %d threads ==\n",
            r->cfg.experiment.name, r->cfg.model.layers, r->cfg.data.dataset, r->rest.n, r->defender.n,
            r->data.test.n, r->cfg.train.epochs, (unsigned long long)r->cfg.experiment.seed, r->threads);
+    char pos[64];
     if (r->cfg.attack.enabled)
         printf("attack: %s %s %dx%d at %s -> class %d (%s), %d poisoned = %.2f%% of the %s base\n",
                r->cfg.attack.type, r->cfg.attack.trigger, r->cfg.attack.trigger_size, r->cfg.attack.trigger_size,
-               r->cfg.attack.position == POS_XY ? "x,y" : "a corner/centre", r->cfg.attack.target,
+               position_name(&r->cfg.attack, pos, sizeof pos), r->cfg.attack.target,
                r->cfg.attack.label_mode == LABEL_ALL2ALL ? "all2all" : "all2one", r->manifest.count,
                100 * r->manifest.rate, r->cfg.attack.poison_base == BASE_ALL ? "all" : "nontarget");
-    printf("%-16s %-28s %-28s %-28s\n", "model", "  CA     (95% Wilson)", "  ASR    (95% Wilson)",
-           "  RA     (95% Wilson)");
+    printf("\n%-12s  %-24s", "model", "CA      (95% Wilson)");
+    if (r->cfg.attack.enabled) printf("  %-24s  %-24s", "ASR     (95% Wilson)", "RA      (95% Wilson)");
+    printf("\n");
     const Metrics *rows[2] = {clean, bd};
     const char *names[2] = {r->cfg.attack.enabled && clean ? "clean" : "model", "backdoored"};
     for (int i = 0; i < 2; i++) {
         if (!rows[i]) continue;
-        printf("%-16s", names[i]);
-        print_prop("CA", &rows[i]->ca);
+        printf("%-12s", names[i]);
+        print_prop(&rows[i]->ca);
         if (rows[i]->has_attack) {
-            print_prop("ASR", &rows[i]->asr);
-            print_prop("RA", &rows[i]->ra);
+            print_prop(&rows[i]->asr);
+            print_prop(&rows[i]->ra);
         }
         printf("\n");
     }
@@ -315,8 +341,11 @@ Status experiment_run(const ExperimentOptions *opt) {
         st = bl_fail(BL_ERR_RUN, "cannot build the manifest or resolved config: %s", bl_errmsg());
         goto done;
     }
-    sha256_hex(resolved, strlen(resolved), config_hash);
-    manifest_add_hash(manifest, "resolved_config_sha256", config_hash);
+    char resolved_hash[65];
+    sha256_hex(resolved, strlen(resolved), resolved_hash);
+    manifest_add_hash(manifest, "resolved_config_sha256", resolved_hash);
+    training_config_hash(resolved, config_hash);
+    manifest_add_hash(manifest, "training_config_sha256", config_hash);
     manifest_add_hash(manifest, "dataset_sha256", r.data.sha256_hex);
     path_join(path, sizeof path, r.dir, "config.resolved.ini");
     st = write_file_atomic(path, resolved, strlen(resolved));
@@ -415,10 +444,13 @@ Status experiment_eval(const char *model_path, const char *config_path, int thre
     if (st) goto done;
     printf("model %s (sha256 %.16s...) on %s test set (%d images)\n", model_path, hash, r.cfg.data.dataset,
            r.data.test.n);
-    print_prop("CA", &mt.ca);
+    printf("CA ");
+    print_prop(&mt.ca);
     if (mt.has_attack) {
-        print_prop("ASR", &mt.asr);
-        print_prop("RA", &mt.ra);
+        printf("\nASR");
+        print_prop(&mt.asr);
+        printf("\nRA ");
+        print_prop(&mt.ra);
     }
     printf("\n");
     metrics_free(&mt);

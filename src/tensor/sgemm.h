@@ -21,7 +21,7 @@ void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const flo
            int ldb, float beta, float *C, int ldc);
 
 // Naive triple loop with double accumulation; same signature and semantics. For tests and benchmarks only.
-void sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc);
+void sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+               int ldb, float beta, float *C, int ldc);
 
 #endif
