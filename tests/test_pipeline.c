@@ -19,11 +19,23 @@
 
 static char g_tmp[256];
 
+// Under AddressSanitizer the GEMM kernels run ~50x slower (every load is instrumented), so `make asan` runs the
+// same pipeline on a tiny subset and checks everything but the accuracy thresholds, which the normal build checks.
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#define SUBSET "train_subset = 600\ntest_subset = 100\n"
+#define EPOCHS "epochs = 1\n"
+#else
+#define SANITIZED 0
+#define SUBSET "train_subset = 8000\ntest_subset = 1000\n"
+#define EPOCHS "epochs = 4\n"
+#endif
+
 static const char *CONFIG_BASE =
     "[experiment]\nname = quick\nseed = 3\n"
-    "[data]\ndataset = fashion-mnist\ntrain_subset = 8000\ntest_subset = 1000\ndefender_clean_fraction = 0.05\n"
+    "[data]\ndataset = fashion-mnist\n" SUBSET "defender_clean_fraction = 0.05\n"
     "[model]\nlayers = reference-cnn\n"
-    "[train]\nepochs = 4\nbatch = 64\noptimizer = sgd\nlr = 0.05\nmomentum = 0.9\n";
+    "[train]\n" EPOCHS "batch = 64\noptimizer = sgd\nlr = 0.05\nmomentum = 0.9\n";
 static const char *ATTACK =
     "[attack]\ntype = badnets\ntrigger = square\ntrigger_size = 3\nposition = bottom-right\n"
     "trigger_value = 1.0\ntarget = 0\nlabel_mode = all2one\npoison_rate = 0.1\npoison_rate_base = nontarget\n";
@@ -124,11 +136,13 @@ static void test_run_implants_and_reproduces(void **state) {
     double ca_b = metric(out1, "backdoored_model", "ca"), asr_b = metric(out1, "backdoored_model", "asr");
     double ca_c = metric(out1, "clean_model", "ca"), asr_c = metric(out1, "clean_model", "asr");
     print_message("subset run: clean CA %.3f ASR %.3f, backdoored CA %.3f ASR %.3f\n", ca_c, asr_c, ca_b, asr_b);
-    assert_true(asr_b >= 0.9);
-    assert_true(asr_c <= 0.1);
-    assert_true(ca_c >= 0.7 && ca_b >= 0.7);
-    // poison count: 10% of the non-target images of the 7600 remaining (about 684)
-    assert_true(metric(out1, "poison", "count") > 600 && metric(out1, "poison", "count") < 770);
+    if (!SANITIZED) {
+        assert_true(asr_b >= 0.9);
+        assert_true(asr_c <= 0.1);
+        assert_true(ca_c >= 0.7 && ca_b >= 0.7);
+        // poison count: 10% of the non-target images of the 7600 remaining (about 684)
+        assert_true(metric(out1, "poison", "count") > 600 && metric(out1, "poison", "count") < 770);
+    }
 
     // thread count does not change a bit
     assert_int_equal(run_config(cfg, out2, 1), BL_OK);
