@@ -168,13 +168,16 @@ double model_loss(Model *m, const uint8_t *labels, int B) {
     return softmax_xent(m->acts[m->nlayers], labels, B, m->num_classes, m->probs, m->dacts[m->nlayers]);
 }
 
-void model_backward(Model *m, int B) {
+static void backward_into(Model *m, int B, float *dx0) {
     memset(m->grads, 0, m->nparams * sizeof(float));
     for (int i = m->nlayers - 1; i >= 0; i--) {
         Layer *l = &m->layers[i];
-        l->ops->backward(l, m->acts[i], m->acts[i + 1], m->dacts[i + 1], i > 0 ? m->dacts[i] : NULL, B);
+        l->ops->backward(l, m->acts[i], m->acts[i + 1], m->dacts[i + 1], i > 0 ? m->dacts[i] : dx0, B);
     }
 }
+
+void model_backward(Model *m, int B) { backward_into(m, B, NULL); }
+void model_backward_input(Model *m, int B, float *dx) { backward_into(m, B, dx); }
 
 int model_param_views(const Model *m, ParamView *views, int max_views) {
     int n = 0;

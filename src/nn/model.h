@@ -45,6 +45,10 @@ double model_loss(Model *m, const uint8_t *labels, int B);
 // Backward from dacts[nlayers] (set by model_loss); grads are zeroed first, so they hold this batch's gradient.
 void model_backward(Model *m, int B);
 
+// Same as model_backward, and also writes the gradient of the loss with respect to the input into
+// dx (B, input) (for attacks and defences that optimise inputs: PGD, trigger reverse-engineering).
+void model_backward_input(Model *m, int B, float *dx);
+
 // Named views of the parameter tensors ("0.conv.weight", ...), for model files.
 typedef struct {
     char name[32]; // "<layer index>.<kind>.weight" or ".bias"
