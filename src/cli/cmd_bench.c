@@ -76,6 +76,54 @@ static double bench_step(const char *desc, int threads, int reps, int steps, dou
     return 64 / sec;
 }
 
+// Where the time goes: median forward and backward time of each layer, batch 64, at `threads` threads.
+static void bench_layers(const char *desc, int threads) {
+    bl_set_threads(threads);
+    Model m;
+    if (model_build(&m, desc, (Shape){1, 28, 28}, 10, 64)) return;
+    model_init_params(&m, 1);
+    Rng r = rng_stream(1, "bench");
+    uint8_t y[64];
+    for (int i = 0; i < 64 * 784; i++) m.acts[0][i] = rng_uniform(&r);
+    for (int b = 0; b < 64; b++) y[b] = (uint8_t)rng_below(&r, 10);
+    enum { REPS = 15, ITERS = 20 };
+    double fwd[MODEL_MAX_LAYERS][REPS], bwd[MODEL_MAX_LAYERS][REPS];
+    model_forward(&m, 64);
+    model_loss(&m, y, 64);
+    for (int k = 0; k < REPS; k++)
+        for (int i = 0; i < m.nlayers; i++) {
+            Layer *l = &m.layers[i];
+            double t0 = bl_now();
+            for (int it = 0; it < ITERS; it++) l->ops->forward(l, m.acts[i], m.acts[i + 1], 64);
+            fwd[i][k] = (bl_now() - t0) / ITERS;
+        }
+    model_loss(&m, y, 64);
+    for (int k = 0; k < REPS; k++)
+        for (int i = m.nlayers - 1; i >= 0; i--) {
+            Layer *l = &m.layers[i];
+            double t0 = bl_now();
+            for (int it = 0; it < ITERS; it++)
+                l->ops->backward(l, m.acts[i], m.acts[i + 1], m.dacts[i + 1], i ? m.dacts[i] : NULL, 64);
+            bwd[i][k] = (bl_now() - t0) / ITERS;
+        }
+    double total = 0, f[MODEL_MAX_LAYERS], b[MODEL_MAX_LAYERS];
+    for (int i = 0; i < m.nlayers; i++) {
+        qsort(fwd[i], REPS, sizeof(double), cmp_double);
+        qsort(bwd[i], REPS, sizeof(double), cmp_double);
+        f[i] = fwd[i][REPS / 2], b[i] = bwd[i][REPS / 2];
+        total += f[i] + b[i];
+    }
+    printf("\nper-layer time, %s, batch 64, %d thread(s) (median us; update and loss not included)\n", desc, threads);
+    printf("  %-3s %-22s %10s %10s %7s\n", "#", "layer", "forward", "backward", "share");
+    for (int i = 0; i < m.nlayers; i++) {
+        char name[64] = "";
+        m.layers[i].ops->describe(&m.layers[i], name, sizeof name);
+        printf("  %-3d %-22s %10.1f %10.1f %6.1f%%\n", i, name, 1e6 * f[i], 1e6 * b[i], 100 * (f[i] + b[i]) / total);
+    }
+    printf("  %-26s %10.1f us per batch of 64 (layers only)\n", "total", 1e6 * total);
+    model_free(&m);
+}
+
 // One epoch of 60,000 random images through the real loop (shuffle, batch load, step).
 static double bench_epoch(const char *desc, int threads) {
     bl_set_threads(threads);
@@ -133,6 +181,7 @@ int cmd_bench(int argc, char **argv) {
         for (int p = 0; p < 2; p++)
             printf("%-14s %8d %12.0f\n", presets[p], maxt, bench_epoch(presets[p], maxt));
     }
+    for (int t = 1; t <= (maxt >= 2 ? 2 : 1); t++) bench_layers("reference-cnn", t);
     bl_set_threads(maxt);
     printf("\nGEMM kernels (single thread):\n");
     kernel_bench_report(stdout, quick ? 3 : 0);

@@ -9,6 +9,10 @@
 #include "tensor/im2col.h"
 #include "tensor/sgemm.h"
 
+// Fixed number of batch chunks for the weight-gradient reduction (>= the thread counts we run; a constant,
+// never the thread count, so results do not depend on it).
+#define CONV_CHUNKS 4
+
 static Status conv_parse(Layer *l, char **args, int nargs) {
     if (nargs < 2) return bl_fail(BL_ERR_USAGE, "conv needs OUT and K (conv OUT K [stride S] [pad P])");
     if (layer_parse_int(args[0], "output channels", 1, 4096, &l->units)) return BL_ERR_USAGE;
@@ -37,7 +41,8 @@ static Status conv_plan(Layer *l, int max_batch) {
     l->out = (Shape){l->units, oh, ow};
     l->nweight = (size_t)l->units * l->in.c * l->k * l->k;
     l->nbias = (size_t)l->units;
-    l->scratch_floats = (size_t)max_batch * l->in.c * l->k * l->k * oh * ow; // col (B, C*K*K, OH*OW)
+    // col (B, C*K*K, OH*OW), then CONV_CHUNKS partial weight+bias gradients (OUT*(C*K*K) + OUT each)
+    l->scratch_floats = (size_t)max_batch * l->in.c * l->k * l->k * oh * ow + CONV_CHUNKS * (l->nweight + l->nbias);
     return BL_OK;
 }
 
@@ -62,22 +67,34 @@ static void conv_backward(Layer *l, const float *x, const float *y, const float 
     (void)y;
     const int ckk = l->in.c * l->k * l->k, ohw = l->out.h * l->out.w, oc = l->units;
     const size_t in_sz = shape_size(l->in), out_sz = shape_size(l->out);
-    const int nblocks = (oc + LAYER_ROW_BLOCK - 1) / LAYER_ROW_BLOCK;
-    // Weight and bias gradients: each thread owns a fixed block of output channels and sums over the batch in
-    // order, so the result does not depend on the thread count.
+    // Weight and bias gradients: the batch is cut into CONV_CHUNKS fixed chunks (whatever the thread count);
+    // each chunk sums its samples in order into its own partial buffer with full-height GEMMs, then the partials
+    // are added in chunk order. Same arithmetic at any thread count, so bit-identical results.
+    float *partial = l->scratch + (size_t)l->scratch_floats - CONV_CHUNKS * (l->nweight + l->nbias);
+    const size_t pstride = l->nweight + l->nbias; // partial c: dW (OUT, C*K*K) then db (OUT)
 #pragma omp parallel for schedule(static)
-    for (int blk = 0; blk < nblocks; blk++) {
-        int o0 = blk * LAYER_ROW_BLOCK, rows = BL_MIN(LAYER_ROW_BLOCK, oc - o0);
-        for (int b = 0; b < B; b++) {
-            const float *dyb = dy + b * out_sz + (size_t)o0 * ohw; // (rows, OH*OW)
-            const float *col = l->scratch + (size_t)b * ckk * ohw;  // (C*K*K, OH*OW)
-            sgemm(0, 1, rows, ckk, ohw, 1.0f, dyb, ohw, col, ohw, 1.0f, l->dw + (size_t)o0 * ckk, ckk);
-            for (int o = 0; o < rows; o++) {
+    for (int c = 0; c < CONV_CHUNKS; c++) {
+        float *pw = partial + c * pstride, *pb = pw + l->nweight;
+        memset(pw, 0, pstride * sizeof(float));
+        int b0 = (int)((long)B * c / CONV_CHUNKS), b1 = (int)((long)B * (c + 1) / CONV_CHUNKS);
+        for (int b = b0; b < b1; b++) {
+            const float *dyb = dy + b * out_sz;                    // (OUT, OH*OW)
+            const float *col = l->scratch + (size_t)b * ckk * ohw; // (C*K*K, OH*OW)
+            sgemm(0, 1, oc, ckk, ohw, 1.0f, dyb, ohw, col, ohw, 1.0f, pw, ckk);
+            for (int o = 0; o < oc; o++) {
                 float s = 0.0f;
                 for (int p = 0; p < ohw; p++) s += dyb[o * ohw + p];
-                l->db[o0 + o] += s;
+                pb[o] += s;
             }
         }
+    }
+    const long nw = (long)pstride;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nw; i++) {
+        float s = 0.0f;
+        for (int c = 0; c < CONV_CHUNKS; c++) s += partial[c * pstride + i];
+        if (i < (long)l->nweight) l->dw[i] += s;
+        else l->db[i - l->nweight] += s;
     }
     if (!dx) return;
     // Input gradient: per sample, dcol = W^T dy, written over that sample's (now used) col slot, then col2im.

@@ -1,6 +1,7 @@
 // pool.c: max and average pooling, "maxpool K [stride S]" / "avgpool K [stride S]" (stride defaults to K,
 // no padding, windows that would overhang the edge are dropped, as in PyTorch's default floor mode).
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,29 @@ static Status maxpool_plan(Layer *l, int max_batch) {
 static void maxpool_forward(Layer *l, const float *x, float *y, int B) {
     const int H = l->in.h, W = l->in.w, OH = l->out.h, OW = l->out.w, K = l->k, S = l->stride;
     const int planes = B * l->in.c;
+    if (K == 2 && S == 2) {
+        // The common case, written so gcc vectorises it: the first maximum of each row pair, then of the two
+        // winners (strict >, so the same element wins as in the general loop). aux keeps the winner's position
+        // in the window as a code 0..3 (row-major).
+#pragma omp parallel for schedule(static)
+        for (int pl = 0; pl < planes; pl++) {
+            const float *xp = x + (size_t)pl * H * W;
+            float *yp = y + (size_t)pl * OH * OW;
+            int *code = l->aux + (size_t)pl * OH * OW;
+            for (int oy = 0; oy < OH; oy++) {
+                const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+                for (int ox = 0; ox < OW; ox++) {
+                    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                    int top_right = b > a, bottom_right = d > c;
+                    float mt = top_right ? b : a, mb = bottom_right ? d : c;
+                    int bottom = mb > mt;
+                    yp[oy * OW + ox] = bottom ? mb : mt;
+                    code[oy * OW + ox] = bottom ? 2 + bottom_right : top_right;
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * H * W; // (H, W)
@@ -55,11 +79,41 @@ static void maxpool_forward(Layer *l, const float *x, float *y, int B) {
     }
 }
 
+// g when keep is 1, +0.0f when keep is 0, without a branch (gcc turns `keep ? g : 0` into an unpredictable jump).
+static inline float masked(float g, int keep) {
+    uint32_t bits;
+    memcpy(&bits, &g, sizeof bits);
+    bits &= 0u - (uint32_t)keep;
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
 static void maxpool_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int B) {
     (void)x;
     (void)y;
     if (!dx) return;
     const int HW = l->in.h * l->in.w, OHW = l->out.h * l->out.w, planes = B * l->in.c;
+    if (l->k == 2 && l->stride == 2) {
+        const int W = l->in.w, OW = l->out.w, OH = l->out.h;
+#pragma omp parallel for schedule(static)
+        for (int pl = 0; pl < planes; pl++) {
+            const float *dyp = dy + (size_t)pl * OHW;
+            const int *code = l->aux + (size_t)pl * OHW;
+            float *dxp = dx + (size_t)pl * HW;
+            if ((l->in.h & 1) | (l->in.w & 1)) memset(dxp, 0, HW * sizeof(float)); // uncovered last row/col
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    // Windows do not overlap, so each input is written once, branch-free.
+                    int top = 2 * oy * W + 2 * ox, w = code[oy * OW + ox];
+                    float g = dyp[oy * OW + ox];
+                    dxp[top] = masked(g, w == 0);
+                    dxp[top + 1] = masked(g, w == 1);
+                    dxp[top + W] = masked(g, w == 2);
+                    dxp[top + W + 1] = masked(g, w == 3);
+                }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + (size_t)pl * HW;
