@@ -168,6 +168,40 @@ static void test_grad_whole_network(void **state) {
     model_free(&m);
 }
 
+// The loss gradient with respect to the input (used by PGD and trigger reverse-engineering).
+static void test_grad_input(void **state) {
+    (void)state;
+    Model m;
+    const int B = 3;
+    assert_int_equal(model_build(&m, "conv 3 3 pad 1, relu, avgpool 2, flatten, dense 4", (Shape){1, 6, 6}, 4, B),
+                     BL_OK);
+    model_init_params(&m, 31);
+    Rng rng = rng_stream(31, "test");
+    const size_t nin = (size_t)B * 36;
+    for (size_t i = 0; i < nin; i++) m.acts[0][i] = rng_uniform(&rng);
+    uint8_t y[3] = {0, 2, 3};
+    float dx[3 * 36];
+    model_forward(&m, B);
+    model_loss(&m, y, B);
+    model_backward_input(&m, B, dx);
+    int bad = 0;
+    for (size_t i = 0; i < nin; i++) {
+        const double eps = 1e-3;
+        float orig = m.acts[0][i];
+        m.acts[0][i] = orig + (float)eps;
+        model_forward(&m, B);
+        double lp = model_loss(&m, y, B);
+        m.acts[0][i] = orig - (float)eps;
+        model_forward(&m, B);
+        double lm = model_loss(&m, y, B);
+        m.acts[0][i] = orig;
+        double num = (lp - lm) / (2 * eps);
+        if (fabs(num - dx[i]) > 1e-3 + 2e-2 * fabs(num)) bad++;
+    }
+    assert_int_equal(bad, 0);
+    model_free(&m);
+}
+
 // Softmax cross-entropy: known value, gradient sums to zero per row, stable for huge logits.
 static void test_softmax_xent(void **state) {
     (void)state;
@@ -388,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_grad_pool),
         cmocka_unit_test(test_grad_dense_relu_flatten),
         cmocka_unit_test(test_grad_whole_network),
+        cmocka_unit_test(test_grad_input),
         cmocka_unit_test(test_softmax_xent),
         cmocka_unit_test(test_desc_presets),
         cmocka_unit_test(test_desc_errors),
