@@ -1,6 +1,7 @@
-// test_modelfile.c: .bdm round trip, determinism, pinned byte layout, and refusal of truncated, corrupt and
-// hostile files. Hostile files are crafted by patching header/table fields AND recomputing the content hash,
-// so the size checks themselves (not just the hash) are exercised.
+// test_modelfile.c: .bdm round trip, determinism, pinned byte layout, refusal of truncated, corrupt and
+// hostile files, and signatures: signing in place, trusted keys, and exhaustive tampering of a signed file.
+// Hostile files are crafted by patching header/table fields AND recomputing the content hash, so the size checks
+// themselves (not just the hash) are exercised.
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,10 @@
 
 #include "core/core.h"
 #include "core/rng.h"
+#include "io/keys.h"
 #include "io/modelfile.h"
+
+#define GOLDEN_SIGNED_TINY "8ad5817c3a6295d661f0edeb9b807c65e66d66769ccbe073038a97c4357454d3"
 
 static char g_dir[64];         // mkdtemp folder for this run
 static uint8_t *g_file;        // (g_len) bytes of the reference model written by make_reference
@@ -456,43 +460,338 @@ static void test_hostile_content(void **state) {
     free(b);
 }
 
-// The signature slot: framing is checked, the content hash (identity) does not depend on the block, and
-// cutting the block off a signed file is refused.
-static void test_signature_slot(void **state) {
+// ---- signatures ----
+
+// Two fixed key pairs (Ed25519 is deterministic, so signed files are reproducible).
+static void test_keypair(int which, uint8_t pk[32], uint8_t sk[64]) {
+    uint8_t seed[32];
+    for (int i = 0; i < 32; i++) seed[i] = (uint8_t)(which * 100 + i);
+    crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+// Sign a copy of buf through a file with bdm_sign; returns the signed bytes (*out_len).
+static uint8_t *sign_bytes(const uint8_t *buf, size_t len, const uint8_t sk[64], size_t *out_len) {
+    char p[128];
+    path_in_dir(p, sizeof p, "to-sign.bdm");
+    spit(p, buf, len);
+    Status st = bdm_sign(p, sk, NULL, NULL);
+    if (st != BL_OK) fail_msg("bdm_sign: %s", bl_errmsg());
+    uint8_t *out = slurp(p, out_len);
+    unlink(p);
+    return out;
+}
+
+// Expect bdm_read_mem_trusted to refuse buf with BL_ERR_DATA and a message containing `expect`.
+static void expect_untrusted_at(const uint8_t *buf, size_t len, const uint8_t *pk, const char *expect, int line) {
+    uint8_t *copy = malloc(len ? len : 1);
+    if (len) memcpy(copy, buf, len);
+    BdmModel m;
+    memset(&m, 0xAB, sizeof m);
+    Status st = bdm_read_mem_trusted(copy, len, "crafted.bdm", pk, &m);
+    free(copy);
+    if (st != BL_ERR_DATA || (expect && !strstr(bl_errmsg(), expect)) || !strstr(bl_errmsg(), "crafted.bdm"))
+        fail_msg("line %d: status %d, message \"%s\", expected BL_ERR_DATA with \"%s\"", line, (int)st, bl_errmsg(),
+                 expect ? expect : "");
+    assert_true(model_is_empty(&m));
+}
+#define expect_untrusted(buf, len, pk, expect) expect_untrusted_at(buf, len, pk, expect, __LINE__)
+
+// A small signed model of realistic shape (conv + dense, provenance like the pipeline writes), <= 8 KB.
+static uint8_t *small_signed_model(const uint8_t sk[64], size_t *len) {
+    static float w[36], bias[4], fc[1200], fcb[10];
+    Rng r = rng_stream(3, "test");
+    for (size_t i = 0; i < BL_ARRAY_LEN(w); i++) w[i] = rng_normal(&r);
+    for (size_t i = 0; i < BL_ARRAY_LEN(fc); i++) fc[i] = 0.1f * rng_normal(&r);
+    for (int i = 0; i < 4; i++) bias[i] = 0.01f * (float)i;
+    for (int i = 0; i < 10; i++) fcb[i] = -0.02f * (float)i;
+    BdmTensor t[4] = {{.name = "l0.weight", .ndim = 4, .dims = {4, 1, 3, 3}, .count = 36, .data = w},
+                      {.name = "l0.bias", .ndim = 1, .dims = {4}, .count = 4, .data = bias},
+                      {.name = "l3.weight", .ndim = 2, .dims = {10, 120}, .count = 1200, .data = fc},
+                      {.name = "l3.bias", .ndim = 1, .dims = {10}, .count = 10, .data = fcb}};
+    const char *prov = "role=backdoor\ninput=1x6x6\nclasses=10\nseed=42\nconfig_sha256=0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef\ndataset_sha256=fedcba9876543210fedcba9876543210fedcba98"
+                       "76543210fedcba9876543210\npoison_sha256=00112233445566778899aabbccddeeff00112233445566778899"
+                       "aabbccddeeff\ncode_revision=0123456789ab\ncompiler=gcc 12.2.0\n";
+    char p[128];
+    path_in_dir(p, sizeof p, "small.bdm");
+    assert_int_equal(bdm_write(p, 0, "conv 4 3, relu, flatten, dense 10", prov, t, 4, NULL), BL_OK);
+    size_t n;
+    uint8_t *plain = slurp(p, &n);
+    unlink(p);
+    uint8_t *signed_buf = sign_bytes(plain, n, sk, len);
+    free(plain);
+    return signed_buf;
+}
+
+// Signing in place: identity unchanged, file hash and flag changed, signer recorded; trusted-key checks.
+static void test_sign_and_trust(void **state) {
     (void)state;
-    size_t n = g_len + 112;
-    uint8_t *b = calloc(1, n);
-    memcpy(b, g_file, g_len);
-    put32(b + 12, BDM_FLAG_SIGNED);
-    rehash(b, g_len);
-    uint8_t *s = b + g_len;
-    memcpy(s, BDM_SIG_MAGIC, 8);
-    put32(s + 8, 112);
-    put32(s + 12, 1);
-    memset(s + 16, 0x5a, 96);
+    uint8_t pka[32], ska[64], pkb[32], skb[64];
+    test_keypair(1, pka, ska);
+    test_keypair(2, pkb, skb);
+    char p[128], fp[65], fpa[65], fpb[65];
+    keys_fingerprint(pka, fpa);
+    keys_fingerprint(pkb, fpb);
+    path_in_dir(p, sizeof p, "signed.bdm");
+    spit(p, g_file, g_len);
+    BdmModel u, s;
+    assert_int_equal(bdm_read(p, &u), BL_OK);
+    assert_int_equal(u.flags, 0);
+    assert_string_equal(u.signer_fingerprint, "");
+    assert_memory_equal(u.sha256, u.file_sha256, 32);
 
-    BdmModel m1, m2;
-    expect_ok(b, n, &m1);
-    assert_int_equal(m1.flags, BDM_FLAG_SIGNED);
-    assert_int_equal(m1.sig_offset, g_len);
-    assert_int_equal(m1.sig_len, 112);
-    memset(s + 16, 0xa5, 96); // a different signature: same identity
-    expect_ok(b, n, &m2);
-    assert_string_equal(m1.sha256_hex, m2.sha256_hex);
-    uint8_t h[32];
-    crypto_hash_sha256(h, b, g_len - 32);
-    assert_memory_equal(m1.sha256, h, 32);
-    bdm_free(&m1);
-    bdm_free(&m2);
+    int was = -1;
+    assert_int_equal(bdm_sign(p, ska, fp, &was), BL_OK);
+    assert_string_equal(fp, fpa);
+    assert_int_equal(was, 0);
+    assert_int_equal(count_dir_entries(), 1); // signed in place, no temp file left
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    assert_int_equal(n, g_len + BDM_SIG_ED25519_LEN);
+    assert_memory_equal(b + 16, g_file + 16, content_len() - 16); // only the flags word of the content changes
+    assert_int_equal(b[12], BDM_FLAG_SIGNED);
 
+    assert_int_equal(bdm_read(p, &s), BL_OK); // no trusted key: still verifies the signature itself
+    assert_int_equal(s.flags, BDM_FLAG_SIGNED);
+    assert_string_equal(s.sha256_hex, u.sha256_hex); // identity unchanged by signing
+    assert_memory_not_equal(s.file_sha256, u.file_sha256, 32);
+    assert_string_equal(s.signer_fingerprint, fpa);
+    assert_memory_equal(s.signer_pk, pka, 32);
+    assert_int_equal(s.sig_offset, g_len);
+    assert_int_equal(s.sig_len, BDM_SIG_ED25519_LEN);
+    assert_memory_equal(s.payload, u.payload, u.payload_count * sizeof(float));
+    bdm_free(&s);
+    assert_int_equal(bdm_read_trusted(p, pka, &s), BL_OK);
+    bdm_free(&s);
+
+    // Wrong key.
+    assert_int_equal(bdm_read_trusted(p, pkb, &s), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "UNTRUSTED key"));
+    assert_true(model_is_empty(&s));
+    // Missing signature: the unsigned original under a trusted key.
+    expect_untrusted(g_file, g_len, pka, "NOT SIGNED");
+
+    // Re-signing with another key replaces the signature; identity still the same.
+    assert_int_equal(bdm_sign(p, skb, fp, &was), BL_OK);
+    assert_int_equal(was, 1);
+    assert_string_equal(fp, fpb);
+    assert_int_equal(bdm_read_trusted(p, pkb, &s), BL_OK);
+    assert_string_equal(s.sha256_hex, u.sha256_hex);
+    bdm_free(&s);
+    assert_int_equal(bdm_read_trusted(p, pka, &s), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "UNTRUSTED"));
+
+    // Signing refuses a corrupt file and leaves it untouched.
+    b[100] ^= 0x5a;
+    spit(p, b, n);
+    assert_int_equal(bdm_sign(p, ska, NULL, NULL), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "refusing to sign"));
+    size_t n2;
+    uint8_t *b2 = slurp(p, &n2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(b2, b, n);
+    unlink(p);
+    assert_int_equal(bdm_sign(p, ska, NULL, NULL), BL_ERR_RUN); // missing file
+    assert_non_null(strstr(bl_errmsg(), "No such file"));
+    free(b);
+    free(b2);
+    bdm_free(&u);
+}
+
+// Exhaustive: every single-byte change of a small signed model is refused, with and without a trusted key.
+static void test_signed_flip_every_byte(void **state) {
+    (void)state;
+    uint8_t pk[32], sk[64];
+    test_keypair(1, pk, sk);
+    size_t n;
+    uint8_t *b = small_signed_model(sk, &n);
+    // The file is 5859 bytes (64 header + 33 description + 330 provenance + 4 x 72 table + 1250 x 4 payload +
+    // 32 hash + 112 signature block), so this checks 5859 flipped files, each twice (trusted key, no key).
+    assert_int_equal(n, 5859);
+    assert_true(n <= 8192);
+    BdmModel m;
+    expect_ok(b, n, &m); // the intact file is accepted
+    bdm_free(&m);
+    assert_int_equal(bdm_read_mem_trusted(b, n, "ok.bdm", pk, &m), BL_OK);
+    bdm_free(&m);
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        b[i] ^= 0x5a;
+        expect_untrusted(b, n, pk, NULL);
+        expect_refused(b, n, NULL);
+        b[i] ^= 0x5a;
+        refused++;
+    }
+    assert_int_equal(refused, 5859);
+    // The messages name the kind of damage.
+    b[200] ^= 0x5a; // provenance text
+    expect_untrusted(b, n, pk, "content hash mismatch");
+    b[200] ^= 0x5a;
+    b[n - 1] ^= 0x5a; // last byte of the signature
+    expect_untrusted(b, n, pk, "BAD SIGNATURE");
+    b[n - 1] ^= 0x5a;
+    b[n - 112 + 20] ^= 0x5a; // inside the signer's public key
+    expect_untrusted(b, n, pk, "BAD SIGNATURE");
+    free(b);
+}
+
+static void test_signed_truncation_every_length(void **state) {
+    (void)state;
+    uint8_t pk[32], sk[64];
+    test_keypair(1, pk, sk);
+    size_t n;
+    uint8_t *b = small_signed_model(sk, &n);
+    for (size_t len = 0; len < n; len++) {
+        expect_untrusted(b, len, pk, NULL);
+        expect_refused(b, len, NULL);
+    }
+    // Cut exactly at the end of the hash: the header still says signed.
+    expect_untrusted(b, n - BDM_SIG_ED25519_LEN, pk, "signature was cut off");
+    free(b);
+}
+
+// Stripping, transplanting and forging signatures.
+static void test_signature_attacks(void **state) {
+    (void)state;
+    uint8_t pk[32], sk[64], pk2[32], sk2[64];
+    test_keypair(1, pk, sk);
+    test_keypair(2, pk2, sk2);
+    size_t n;
+    uint8_t *b = sign_bytes(g_file, g_len, sk, &n);
+    assert_int_equal(n, g_len + 112);
+
+    // Cut the block off: refused. Also clear the flag: the file hash no longer matches.
     expect_refused(b, g_len, "signature was cut off");
+    b[12] = 0;
+    expect_refused(b, g_len, "content hash mismatch");
+    // Also recompute the (unkeyed) file hash: that is exactly the unsigned original, which only a trusted key
+    // refuses.
+    rehash(b, g_len);
+    assert_memory_equal(b, g_file, g_len);
+    expect_untrusted(b, g_len, pk, "NOT SIGNED");
+    free(b);
+
+    // Signature of a different file: edit a weight of the signed model (new file hash) and keep the old block.
+    b = sign_bytes(g_file, g_len, sk, &n);
+    b[payload_off() + 9] ^= 0x01;
+    rehash(b, g_len);
+    expect_untrusted(b, n, pk, "BAD SIGNATURE");
+    expect_refused(b, n, "BAD SIGNATURE");
+    // ... or transplant a valid block from another signed model onto this one.
+    uint8_t *other;
+    size_t on;
+    other = small_signed_model(sk, &on);
+    memcpy(b, g_file, g_len);
+    b[12] = BDM_FLAG_SIGNED;
+    rehash(b, g_len);
+    memcpy(b + g_len, other + on - 112, 112);
+    expect_untrusted(b, n, pk, "BAD SIGNATURE");
+    free(other);
+
+    // An attacker's weights signed with the attacker's own key: valid signature, untrusted signer.
+    free(b);
+    b = sign_bytes(g_file, g_len, sk2, &n);
+    BdmModel m;
+    expect_ok(b, n, &m);
+    bdm_free(&m);
+    expect_untrusted(b, n, pk, "UNTRUSTED key");
+    // Swapping the public key in the block for the trusted one breaks the signature.
+    memcpy(b + g_len + 16, pk, 32);
+    expect_untrusted(b, n, pk, "BAD SIGNATURE");
+    free(b);
+
+    // Framing of the block.
+    b = sign_bytes(g_file, g_len, sk, &n);
+    uint8_t *s = b + g_len;
     expect_refused(b, g_len + 10, "truncated: signature block head");
     expect_refused(b, n - 1, "signature block says 112 bytes but 111");
     put32(s + 8, 1u << 30);
     expect_refused(b, n, "signature block length");
     put32(s + 8, 112);
+    put32(s + 12, 2);
+    expect_refused(b, n, "unknown signature algorithm 2");
+    put32(s + 12, 1);
     s[0] = 'X';
     expect_refused(b, n, "bad signature block magic");
+    s[0] = 'B';
+    uint8_t *longer = calloc(1, n + 16);
+    memcpy(longer, b, n);
+    put32(longer + g_len + 8, 128);
+    expect_refused(longer, n + 16, "Ed25519 signature block is 128 bytes, must be 112");
+    free(longer);
+    free(b);
+}
+
+// A signed file whose header claims terabytes: refused by the size checks before anything is allocated (an
+// allocation of that size would abort under ASan), with and without a trusted key, from memory and from disk.
+static void test_signed_oversize_header(void **state) {
+    (void)state;
+    uint8_t pk[32], sk[64];
+    test_keypair(1, pk, sk);
+    size_t n;
+    uint8_t *b = sign_bytes(g_file, g_len, sk, &n);
+    const uint64_t tb4 = 1ull << 42; // 4 TiB
+    struct { size_t off; const char *expect; } cases[] = {
+        {40, "truncated: payload needs 4398046511104 bytes"},
+        {48, "content length 4398046511104 disagrees"},
+        {24, "description length 4398046511104 exceeds the cap"},
+        {32, "provenance length 4398046511104 exceeds the cap"},
+    };
+    char p[128];
+    path_in_dir(p, sizeof p, "huge.bdm");
+    for (size_t i = 0; i < BL_ARRAY_LEN(cases); i++) {
+        uint8_t *c = malloc(n);
+        memcpy(c, b, n);
+        put64(c + cases[i].off, tb4);
+        crypto_hash_sha256(c + g_len - 32, c, g_len - 32); // even with a consistent file hash
+        expect_untrusted(c, n, pk, cases[i].expect);
+        expect_refused(c, n, cases[i].expect);
+        spit(p, c, n);
+        BdmModel m;
+        assert_int_equal(bdm_read_trusted(p, pk, &m), BL_ERR_DATA);
+        assert_non_null(strstr(bl_errmsg(), cases[i].expect));
+        assert_true(model_is_empty(&m));
+        free(c);
+    }
+    uint8_t *c = malloc(n);
+    memcpy(c, b, n);
+    put32(c + 16, UINT32_MAX); // ntensors
+    expect_untrusted(c, n, pk, "tensor count 4294967295 exceeds the cap");
+    free(c);
+    unlink(p);
+    free(b);
+}
+
+// Pins the signed layout: the tiny golden file signed with the seed 0, 1, ..., 31. The expected file hash was
+// computed by an independent Python encoder (hashlib + the `cryptography` package's Ed25519) following the
+// layout documented in modelfile.h.
+static void test_signed_layout_golden(void **state) {
+    (void)state;
+    float v[2] = {1.0f, -2.5f};
+    BdmTensor t = {.name = "w", .ndim = 1, .dims = {2}, .count = 2, .data = v};
+    char p[128], hex[65];
+    path_in_dir(p, sizeof p, "tiny.bdm");
+    assert_int_equal(bdm_write(p, 0, "x", "seed=1\n", &t, 1, hex), BL_OK);
+    uint8_t seed[32], pk[32], sk[64];
+    for (int i = 0; i < 32; i++) seed[i] = (uint8_t)i;
+    crypto_sign_seed_keypair(pk, sk, seed);
+    assert_int_equal(bdm_sign(p, sk, NULL, NULL), BL_OK);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    unlink(p);
+    assert_int_equal(n, 184 + 112);
+    assert_int_equal(b[12], 1);                                   // flags: signed
+    assert_memory_equal(b + 184, "BDMSIG\0\0\x70\0\0\0\x01\0\0\0", 16); // magic, block_len 112, alg 1
+    assert_memory_equal(b + 200, pk, 32);
+    BdmModel m;
+    assert_int_equal(bdm_read_mem_trusted(b, n, "tiny.bdm", pk, &m), BL_OK);
+    assert_string_equal(m.sha256_hex, "4fae3644f83035184f07d45651a1d97145fb0e0db1e931877ac8f49b64a4e9c4");
+    bdm_free(&m);
+    char whole[65];
+    uint8_t h[32];
+    crypto_hash_sha256(h, b, n);
+    sodium_bin2hex(whole, sizeof whole, h, 32);
+    assert_string_equal(whole, GOLDEN_SIGNED_TINY);
     free(b);
 }
 
@@ -559,7 +858,7 @@ static void test_write_refuses_bad_input(void **state) {
     int before = count_dir_entries();
 
     assert_int_equal(bdm_write(p, BDM_FLAG_SIGNED, g_desc, g_prov, t, 3, NULL), BL_ERR_USAGE);
-    assert_non_null(strstr(bl_errmsg(), "signing is not implemented"));
+    assert_non_null(strstr(bl_errmsg(), "sign it with bdm_sign"));
     assert_int_equal(bdm_write(p, 1u << 7, g_desc, g_prov, t, 3, NULL), BL_ERR_USAGE);
     assert_int_equal(bdm_write(p, 0, NULL, g_prov, t, 3, NULL), BL_ERR_USAGE);
     assert_int_equal(bdm_write(p, 0, g_desc, "no equals sign", t, 3, NULL), BL_ERR_USAGE);
@@ -610,7 +909,12 @@ int main(void) {
         cmocka_unit_test(test_hostile_header),
         cmocka_unit_test(test_hostile_table),
         cmocka_unit_test(test_hostile_content),
-        cmocka_unit_test(test_signature_slot),
+        cmocka_unit_test(test_sign_and_trust),
+        cmocka_unit_test(test_signed_flip_every_byte),
+        cmocka_unit_test(test_signed_truncation_every_length),
+        cmocka_unit_test(test_signature_attacks),
+        cmocka_unit_test(test_signed_oversize_header),
+        cmocka_unit_test(test_signed_layout_golden),
         cmocka_unit_test(test_random_mutations),
         cmocka_unit_test(test_missing_and_odd_files),
         cmocka_unit_test(test_write_refuses_bad_input),

@@ -1,8 +1,9 @@
 // modelfile.c: write and read .bdm model files (layout documented in modelfile.h).
 // Encoding is explicit little-endian byte by byte (never fwrite of a struct), so files are identical across
 // compilers and hosts. The reader validates in this order, each step only trusting what the previous one
-// checked: header fields against caps -> every section against the file length -> content hash -> text
-// and tensor table -> payload values. Nothing is allocated until all sizes are known to fit in the file.
+// checked: header fields against caps -> every section against the file length -> file hash -> signature
+// and trusted key -> text and tensor table -> payload values. Nothing is allocated until all sizes are known to
+// fit in the file, and nothing from the content is interpreted before the hash and signature checks pass.
 #include "io/modelfile.h"
 
 #include <errno.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include <sodium.h>
+
+#include "io/keys.h"
 
 // ---- little-endian encoding ----
 
@@ -142,8 +145,8 @@ static Status check_write_args(const char *path, uint32_t flags, const char *des
     if (flags & ~BDM_FLAGS_KNOWN)
         return bl_fail(BL_ERR_USAGE, "%s: unknown flag bits 0x%x", path, (unsigned)(flags & ~BDM_FLAGS_KNOWN));
     if (flags & BDM_FLAG_SIGNED)
-        return bl_fail(BL_ERR_USAGE, "%s: BDM_FLAG_SIGNED requested but signing is not implemented yet; write "
-                       "without it", path);
+        return bl_fail(BL_ERR_USAGE, "%s: BDM_FLAG_SIGNED cannot be written directly; write the model unsigned, "
+                       "then sign it with bdm_sign (backdoorlab sign)", path);
     if (!desc) return bl_fail(BL_ERR_USAGE, "%s: no network description given", path);
     size_t desc_len = strlen(desc), prov_len = strlen(prov);
     if (desc_len > BDM_MAX_DESC_LEN)
@@ -329,14 +332,75 @@ static Status check_trailer(const char *name, const uint8_t *buf, size_t len, ui
     if (block_len != rest)
         return bl_fail(BL_ERR_DATA, "%s: signature block says %u bytes but %zu bytes follow the hash", name,
                        block_len, rest);
+    uint32_t alg = get_u32(s + 12);
+    if (alg != BDM_SIG_ALG_ED25519)
+        return bl_fail(BL_ERR_DATA, "%s: unknown signature algorithm %u (written by a newer backdoorlab?)", name,
+                       alg);
+    if (block_len != BDM_SIG_ED25519_LEN)
+        return bl_fail(BL_ERR_DATA, "%s: Ed25519 signature block is %u bytes, must be %d", name, block_len,
+                       BDM_SIG_ED25519_LEN);
     out->sig_offset = (size_t)at;
     out->sig_len = rest;
     return BL_OK;
 }
 
+// ---- signatures ----
+
+#define SIG_CONTEXT "BDMSIG-ed25519-v1"     // 17 bytes, domain separation for the signed message
+#define SIG_CONTEXT_LEN 17
+#define SIG_MSG_LEN (SIG_CONTEXT_LEN + BDM_HASH_SIZE + 48)
+
+// The message an Ed25519 block signs: context || file hash || block bytes [0, 48) (head and public key).
+static void sig_message(uint8_t msg[SIG_MSG_LEN], const uint8_t file_hash[BDM_HASH_SIZE], const uint8_t *block) {
+    memcpy(msg, SIG_CONTEXT, SIG_CONTEXT_LEN);
+    memcpy(msg + SIG_CONTEXT_LEN, file_hash, BDM_HASH_SIZE);
+    memcpy(msg + SIG_CONTEXT_LEN + BDM_HASH_SIZE, block, 48);
+}
+
+// The identity: SHA-256 of content [0, content_len) with the SIGNED flag bit read as 0, so signing a file
+// does not change it.
+static void identity_hash(const uint8_t *buf, uint64_t content_len, uint8_t out[BDM_HASH_SIZE]) {
+    uint8_t head[BDM_HEADER_SIZE];
+    memcpy(head, buf, BDM_HEADER_SIZE);
+    put_u32(head + 12, get_u32(head + 12) & ~BDM_FLAG_SIGNED);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, head, BDM_HEADER_SIZE);
+    crypto_hash_sha256_update(&st, buf + BDM_HEADER_SIZE, (unsigned long long)(content_len - BDM_HEADER_SIZE));
+    crypto_hash_sha256_final(&st, out);
+}
+
+// Verify a framed signature block (the file hash is already checked) and, when trusted_pk is given, that the
+// signer is that key. Fills out->signer_*.
+static Status check_signature(const char *name, const uint8_t *buf, const BdmModel *framed,
+                              const uint8_t file_hash[BDM_HASH_SIZE], const uint8_t *trusted_pk, BdmModel *out) {
+    char want_fp[65];
+    if (trusted_pk) keys_fingerprint(trusted_pk, want_fp);
+    if (!framed->sig_len) {
+        if (!trusted_pk) return BL_OK;
+        return bl_fail(BL_ERR_DATA, "%s: the model is NOT SIGNED, but a trusted key (fingerprint %.16s...) is "
+                       "required: refusing to use it. Get a copy signed by the publisher, or sign it yourself with "
+                       "`backdoorlab sign` if you vouch for it", name, want_fp);
+    }
+    const uint8_t *block = buf + framed->sig_offset;
+    uint8_t msg[SIG_MSG_LEN];
+    sig_message(msg, file_hash, block);
+    if (crypto_sign_verify_detached(block + 48, msg, SIG_MSG_LEN, block + 16) != 0)
+        return bl_fail(BL_ERR_DATA, "%s: BAD SIGNATURE: the signature block does not verify (the file was "
+                       "modified after signing, or the signature is forged or corrupt); do not use this model",
+                       name);
+    memcpy(out->signer_pk, block + 16, KEYS_PUBLIC_BYTES);
+    keys_fingerprint(out->signer_pk, out->signer_fingerprint);
+    if (trusted_pk && sodium_memcmp(out->signer_pk, trusted_pk, KEYS_PUBLIC_BYTES) != 0)
+        return bl_fail(BL_ERR_DATA, "%s: signed by an UNTRUSTED key (fingerprint %.16s...), not by the trusted key "
+                       "(fingerprint %.16s...): refusing to use it", name, out->signer_fingerprint, want_fp);
+    return BL_OK;
+}
+
 // Everything bdm_read_mem does after clearing *out; may leave partial allocations in *out for the caller to
 // free on error.
-static Status read_mem(const uint8_t *buf, size_t len, const char *name, BdmModel *out) {
+static Status read_mem(const uint8_t *buf, size_t len, const char *name, const uint8_t *trusted_pk,
+                       BdmModel *out) {
     char why[128];
     Status st = need_bytes(name, "header", BDM_HEADER_SIZE, 0, len);
     if (st != BL_OK) return st;
@@ -393,6 +457,9 @@ static Status read_mem(const uint8_t *buf, size_t len, const char *name, BdmMode
         return bl_fail(BL_ERR_DATA, "%s: content hash mismatch (stored %.16s..., computed %.16s...): the file is "
                        "corrupt or was modified; re-copy or re-train it", name, want, got);
     }
+    if ((st = check_signature(name, buf, out, h, trusted_pk, out)) != BL_OK) return st;
+    memcpy(out->file_sha256, h, BDM_HASH_SIZE);
+    if (flags & BDM_FLAG_SIGNED) identity_hash(buf, content_len, h);
 
     if (!text_ok((const char *)buf + desc_off, (size_t)desc_len, 0, why, sizeof why))
         return bl_fail(BL_ERR_DATA, "%s: description %s", name, why);
@@ -454,22 +521,27 @@ static Status read_mem(const uint8_t *buf, size_t len, const char *name, BdmMode
     return BL_OK;
 }
 
-Status bdm_read_mem(const uint8_t *buf, size_t len, const char *name_for_errors, BdmModel *out) {
+Status bdm_read_mem_trusted(const uint8_t *buf, size_t len, const char *name_for_errors, const uint8_t *trusted_pk,
+                            BdmModel *out) {
     const char *name = name_for_errors ? name_for_errors : "<memory>";
     if (!out) return bl_fail(BL_ERR_USAGE, "%s: bdm_read_mem: no output model", name);
     memset(out, 0, sizeof *out);
     if (!buf && len) return bl_fail(BL_ERR_USAGE, "%s: bdm_read_mem: NULL buffer", name);
     if (!buf) buf = (const uint8_t *)""; // len == 0: the header check refuses it
     if (sodium_init() < 0) return bl_fail(BL_ERR_RUN, "%s: libsodium failed to initialise", name);
-    Status st = read_mem(buf, len, name, out);
+    Status st = read_mem(buf, len, name, trusted_pk, out);
     if (st != BL_OK) bdm_free(out);
     return st;
 }
 
-Status bdm_read(const char *path, BdmModel *out) {
-    if (!out) return bl_fail(BL_ERR_USAGE, "bdm_read: no output model");
-    memset(out, 0, sizeof *out);
-    if (!path) return bl_fail(BL_ERR_USAGE, "bdm_read: no path");
+Status bdm_read_mem(const uint8_t *buf, size_t len, const char *name_for_errors, BdmModel *out) {
+    return bdm_read_mem_trusted(buf, len, name_for_errors, NULL, out);
+}
+
+// Read a whole regular file into a malloc'ed buffer (*buf, *len).
+static Status slurp_file(const char *path, uint8_t **out_buf, size_t *out_len) {
+    *out_buf = NULL;
+    *out_len = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return bl_fail(BL_ERR_RUN, "%s: cannot open model file: %s", path, strerror(errno));
     struct stat sb;
@@ -499,12 +571,78 @@ Status bdm_read(const char *path, BdmModel *out) {
     }
     int err = errno;
     close(fd);
-    Status st;
-    if (got != len)
-        st = bl_fail(BL_ERR_RUN, "%s: read only %zu of %zu bytes: %s", path, got, len,
-                     err ? strerror(err) : "file changed while reading");
-    else
-        st = bdm_read_mem(buf, len, path, out);
+    if (got != len) {
+        free(buf);
+        return bl_fail(BL_ERR_RUN, "%s: read only %zu of %zu bytes: %s", path, got, len,
+                       err ? strerror(err) : "file changed while reading");
+    }
+    *out_buf = buf;
+    *out_len = len;
+    return BL_OK;
+}
+
+Status bdm_read_trusted(const char *path, const uint8_t *trusted_pk, BdmModel *out) {
+    if (!out) return bl_fail(BL_ERR_USAGE, "bdm_read: no output model");
+    memset(out, 0, sizeof *out);
+    if (!path) return bl_fail(BL_ERR_USAGE, "bdm_read: no path");
+    uint8_t *buf;
+    size_t len;
+    Status st = slurp_file(path, &buf, &len);
+    if (st) return st;
+    st = bdm_read_mem_trusted(buf, len, path, trusted_pk, out);
+    free(buf);
+    return st;
+}
+
+Status bdm_read(const char *path, BdmModel *out) { return bdm_read_trusted(path, NULL, out); }
+
+Status bdm_sign(const char *path, const uint8_t sk[64], char fingerprint_out[65], int *was_signed) {
+    if (fingerprint_out) fingerprint_out[0] = '\0';
+    if (was_signed) *was_signed = 0;
+    if (!path || !sk) return bl_fail(BL_ERR_USAGE, "bdm_sign: no model path or key");
+    if (sodium_init() < 0) return bl_fail(BL_ERR_RUN, "%s: libsodium failed to initialise", path);
+    uint8_t *buf;
+    size_t len;
+    Status st = slurp_file(path, &buf, &len);
+    if (st) return st;
+    BdmModel m, check;
+    st = bdm_read_mem(buf, len, path, &m); // never sign a file that does not verify as it is
+    if (st) {
+        free(buf);
+        return bl_fail_ctx(st, "refusing to sign");
+    }
+    const uint8_t *pk = sk + 32; // libsodium's secret key is seed || public key
+    uint64_t content_len = get_u64(buf + 48);   // validated by the read above
+    size_t new_len = (size_t)content_len + BDM_HASH_SIZE + BDM_SIG_ED25519_LEN;
+    uint8_t *nb = malloc(new_len);
+    if (!nb) {
+        bdm_free(&m);
+        free(buf);
+        return bl_fail(BL_ERR_RUN, "%s: out of memory", path);
+    }
+    memcpy(nb, buf, (size_t)content_len);
+    put_u32(nb + 12, get_u32(nb + 12) | BDM_FLAG_SIGNED);
+    uint8_t *hash = nb + content_len, *block = hash + BDM_HASH_SIZE, msg[SIG_MSG_LEN];
+    crypto_hash_sha256(hash, nb, (unsigned long long)content_len);
+    memcpy(block, BDM_SIG_MAGIC, 8);
+    put_u32(block + 8, BDM_SIG_ED25519_LEN);
+    put_u32(block + 12, BDM_SIG_ALG_ED25519);
+    memcpy(block + 16, pk, 32);
+    sig_message(msg, hash, block);
+    crypto_sign_detached(block + 48, NULL, msg, SIG_MSG_LEN, sk);
+
+    // Self-check before replacing the file: the result must verify with this key and keep the identity. A key
+    // whose public half does not match its seed fails here.
+    st = bdm_read_mem_trusted(nb, new_len, path, pk, &check);
+    if (!st && memcmp(check.sha256, m.sha256, BDM_HASH_SIZE) != 0)
+        st = bl_fail(BL_ERR_RUN, "%s: internal error: signing changed the model identity", path);
+    if (st) st = bl_fail_ctx(BL_ERR_RUN, "%s: the freshly signed file does not verify (bad secret key?)", path);
+    if (!st) st = write_atomic(path, nb, new_len);
+    if (!st && fingerprint_out) keys_fingerprint(pk, fingerprint_out);
+    if (!st && was_signed) *was_signed = (m.flags & BDM_FLAG_SIGNED) != 0;
+    bdm_free(&check);
+    bdm_free(&m);
+    free(nb);
     free(buf);
     return st;
 }

@@ -1,8 +1,9 @@
 // modelfile.h: the backdoorlab model file (.bdm): a network description string, a provenance text blob and a
-// table of named float32 tensors, protected by a SHA-256 of the content.
+// table of named float32 tensors, protected by a SHA-256 of the content and optionally an Ed25519 signature.
 //
-// The model's identity is the SHA-256 of the content region. Loading checks every size and offset against the
-// file length, then the hash, then the tensor table, and only then decodes weights; a truncated, corrupt or
+// The model's identity is the SHA-256 of the content region (see "Identity, signing and provenance" below).
+// Loading checks every size and offset against the file length, then the hash, then the signature (if any, and
+// the trusted key if one is required), then the tensor table, and only then decodes weights; a truncated, corrupt or
 // hostile file is refused with BL_ERR_DATA and a message saying what is wrong and where. Nothing time- or
 // host-dependent is stored, so identical inputs give identical bytes (and the same hash).
 //
@@ -33,17 +34,35 @@
 //     64  8  count        number of values = product of dims
 //   Payload       next, payload_len bytes: every tensor's values (row-major, finite floats only)
 //   --- end of the hashed content (content_len) ---
-//   Hash          32 bytes at content_len: SHA-256 (libsodium crypto_hash_sha256) of bytes [0, content_len)
-//   Signature     only when BDM_FLAG_SIGNED is set, at content_len + 32 to the end of the file. Reserved for a
-//                 later version; not written by this code. Outside the hashed content, so appending it does
-//                 not change the model's identity, while the SIGNED flag is inside it, so cutting the block
-//                 off is detected. Layout:
+//   Hash          32 bytes at content_len: the FILE HASH, SHA-256 (libsodium crypto_hash_sha256) of bytes
+//                 [0, content_len) exactly as stored, flags included
+//   Signature     only when BDM_FLAG_SIGNED is set: one block at content_len + 32 that runs to the end of the file
 //     0   8  magic        "BDMSIG\0\0"
-//     8   4  block_len    bytes of the whole block including this 16-byte head, 16..BDM_MAX_SIG_BLOCK
-//     12  4  alg          1 = Ed25519
-//     16  ..  body        for Ed25519: public key (32) then signature (64) over the 32-byte content hash
+//     8   4  block_len    bytes of the whole block including this 16-byte head (112 for Ed25519)
+//     12  4  alg          1 = Ed25519 (the only one; others are refused as unknown)
+//     16  32 public key   the signer's Ed25519 public key; its fingerprint (keys.h) names the signer
+//     48  64 signature    Ed25519 (crypto_sign_detached) over the 97-byte message
+//                           "BDMSIG-ed25519-v1" (17 ASCII bytes) || file hash (32) || block bytes [0, 48)
+//                         i.e. over every byte of the file except the signature itself.
 //   When BDM_FLAG_SIGNED is clear the file ends right after the hash; trailing bytes are refused.
-//   This version checks the signature block's framing but does NOT verify the signature.
+//
+// Identity, signing and provenance (design choices):
+//   - The model's IDENTITY (BdmModel.sha256, shown as "sha256" everywhere) is the SHA-256 of the content with
+//     the SIGNED flag bit read as 0. For an unsigned file it equals the stored file hash; signing a file sets the
+//     flag, recomputes the stored file hash and appends the block, but never changes the identity. So the hash
+//     a run recorded in its manifest still names the model after the publisher signs it.
+//   - The SIGNED flag is in the header, inside the file hash, and the signature covers the file hash: cutting
+//     the block off a signed file is refused ("signature was cut off"), and clearing the flag as well breaks the
+//     file hash. (Someone who also recomputes the unkeyed file hash gets back exactly the unsigned original;
+//     only a trusted key can tell that apart, and with one an unsigned model is always refused.)
+//   - The provenance text (architecture, config/dataset/poison hashes, seed, code revision, compiler) is in
+//     the content, so it is covered by the identity, the file hash and the signature. The signer's public key
+//     (and so its fingerprint) lives in the signature block, also covered by the signature but outside the
+//     content: putting it in the provenance text would change the identity on signing. `inspect` prints it
+//     with the provenance as signer_fingerprint.
+//   - Reading a signed file always verifies its signature against the key in its block (integrity), so a
+//     corrupt signature is refused even without a trusted key; bdm_read_trusted additionally requires that
+//     key to be the trusted one (trust). All of it happens before any text, table entry or weight is decoded.
 #ifndef BL_MODELFILE_H
 #define BL_MODELFILE_H
 
@@ -66,6 +85,8 @@
 #define BDM_MAX_PROV_LEN (1u << 16)            // 64 KiB of provenance text
 #define BDM_MAX_TENSORS 4096
 #define BDM_MAX_SIG_BLOCK 4096
+#define BDM_SIG_ALG_ED25519 1u
+#define BDM_SIG_ED25519_LEN 112                // 16 head + 32 public key + 64 signature
 
 #define BDM_FLAG_SIGNED (1u << 0)              // a signature block follows the hash
 #define BDM_FLAGS_KNOWN (BDM_FLAG_SIGNED)
@@ -89,25 +110,43 @@ typedef struct {
     size_t payload_count;    // total number of float values over all tensors
     uint8_t sha256[32];      // content hash (the model's identity)
     char sha256_hex[65];     // same, hex
-    size_t sig_offset;       // file offset of the signature block (0 when unsigned); framing checked only,
-                             // the signature itself is NOT verified by this version
+    uint8_t file_sha256[32]; // the stored file hash (flags included); equals sha256 unless the file is signed
+    size_t sig_offset;       // file offset of the signature block (0 when unsigned)
     size_t sig_len;          // signature block bytes (0 when unsigned)
+    uint8_t signer_pk[32];   // signer's Ed25519 public key from the block (zeros when unsigned); the signature
+                             // was verified against it
+    char signer_fingerprint[65]; // keys_fingerprint(signer_pk), "" when unsigned
 } BdmModel;
 
 // Write a model atomically: the file is built in memory, written to a temp file in the same folder, then
 // renamed over `path`, so `path` never holds a half-written model. `provenance` may be NULL (= none). Refuses
-// (BL_ERR_USAGE) bad arguments: names, shapes, caps, unknown flags, or BDM_FLAG_SIGNED (signing is not
-// implemented yet); refuses (BL_ERR_RUN) non-finite weights and I/O failures. When sha256_hex_out is not NULL
+// (BL_ERR_USAGE) bad arguments: names, shapes, caps, unknown flags, or BDM_FLAG_SIGNED (sign a written file
+// with bdm_sign); refuses (BL_ERR_RUN) non-finite weights and I/O failures. When sha256_hex_out is not NULL
 // it receives the content hash in hex.
 Status bdm_write(const char *path, uint32_t flags, const char *desc, const char *provenance,
                  const BdmTensor *tensors, int ntensors, char sha256_hex_out[65] /* may be NULL */);
 
-// Read and fully validate a model file. All-or-nothing: on error *out is left empty (zeroed) and the message
-// names the file and the problem. Open/read failures return BL_ERR_RUN; bad content returns BL_ERR_DATA.
+// Read and fully validate a model file (a signed one's signature included). All-or-nothing: on error *out is
+// left empty (zeroed) and the message names the file and the problem. Open/read failures return BL_ERR_RUN;
+// bad content (and a bad signature) returns BL_ERR_DATA.
 Status bdm_read(const char *path, BdmModel *out);
 
-// Same as bdm_read over bytes in memory; name_for_errors (may be NULL) prefixes error messages.
+// bdm_read that also requires a valid signature by trusted_pk (32 bytes; NULL = no trust requirement, the
+// same as bdm_read). An unsigned model, one signed by another key, a bad signature or any modified byte is
+// refused with BL_ERR_DATA before any weight is decoded.
+Status bdm_read_trusted(const char *path, const uint8_t *trusted_pk, BdmModel *out);
+
+// Same as bdm_read / bdm_read_trusted over bytes in memory; name_for_errors (may be NULL) prefixes messages.
 Status bdm_read_mem(const uint8_t *buf, size_t len, const char *name_for_errors, BdmModel *out);
+Status bdm_read_mem_trusted(const uint8_t *buf, size_t len, const char *name_for_errors, const uint8_t *trusted_pk,
+                            BdmModel *out);
+
+// Sign the model file at path in place with the Ed25519 secret key sk (64 bytes, libsodium layout): the file is
+// fully validated first (a corrupt file or a bad existing signature is refused, BL_ERR_DATA), then written
+// atomically (temp file + rename) with BDM_FLAG_SIGNED set, the file hash recomputed and a signature block
+// appended. An existing signature is replaced (*was_signed, may be NULL, says so). The identity hash does not
+// change. fingerprint_out (may be NULL) receives the signer's fingerprint.
+Status bdm_sign(const char *path, const uint8_t sk[64], char fingerprint_out[65], int *was_signed);
 
 // Release everything a successful read allocated and zero *m. Safe on a zeroed model and when called twice.
 void bdm_free(BdmModel *m);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/keys.h"
 #include "io/modelfile.h"
 
 Status model_save(const Model *m, const char *path, const char *provenance, char hex_out[65]) {
@@ -23,8 +24,19 @@ Status model_save(const Model *m, const char *path, const char *provenance, char
 
 Status model_load(const char *path, Shape input, int num_classes, int max_batch, const char *expected_desc,
                   Model *m, char hex_out[65]) {
+    return model_load_trusted(path, NULL, input, num_classes, max_batch, expected_desc, m, hex_out);
+}
+
+Status model_load_trusted(const char *path, const char *trusted_key, Shape input, int num_classes, int max_batch,
+                          const char *expected_desc, Model *m, char hex_out[65]) {
+    uint8_t pk[KEYS_PUBLIC_BYTES];
+    int have_key = trusted_key && trusted_key[0];
+    if (have_key) {
+        Status kst = keys_load_public(trusted_key, pk);
+        if (kst) return bl_fail_ctx(kst, "--trusted-key");
+    }
     BdmModel f;
-    Status st = bdm_read(path, &f);
+    Status st = bdm_read_trusted(path, have_key ? pk : NULL, &f);
     if (st) return st;
     if (expected_desc) {
         // compare canonical forms, so "reference-cnn" matches its expansion

@@ -14,4 +14,13 @@ Status model_save(const Model *m, const char *path, const char *provenance, char
 Status model_load(const char *path, Shape input, int num_classes, int max_batch, const char *expected_desc,
                   Model *m, char hex_out[65]);
 
+// model_load that, when trusted_key (path of a KEY.pub file from `backdoorlab keygen`) is not NULL or "",
+// requires the file to carry a valid signature by that key: an unsigned model, another signer, a bad signature
+// or any modified byte is refused (BL_ERR_DATA) before a weight is used. A missing or malformed key file is
+// BL_ERR_USAGE / BL_ERR_DATA. Without a trusted key this is model_load (the SHA-256 check still runs, and a
+// signed file's signature is still checked against its own key). Every command that loads a model should call
+// this one and pass its --trusted-key option.
+Status model_load_trusted(const char *path, const char *trusted_key, Shape input, int num_classes, int max_batch,
+                          const char *expected_desc, Model *m, char hex_out[65]);
+
 #endif
