@@ -12,6 +12,7 @@
 
 #include "core/rng.h"
 #include "io/config.h"
+#include "io/png.h"
 
 static const char *demo_ini = "[experiment]\n"
                               "name = demo\n"
@@ -95,6 +96,20 @@ static void assert_cfg_equal(const ExperimentConfig *a, const ExperimentConfig *
     assert_int_equal(x->label_mode, y->label_mode);
     assert_true(x->poison_rate == y->poison_rate);
     assert_int_equal(x->poison_base, y->poison_base);
+    assert_int_equal(x->position_test, y->position_test);
+    assert_int_equal(x->pos_test_x, y->pos_test_x);
+    assert_int_equal(x->pos_test_y, y->pos_test_y);
+    assert_string_equal(x->trigger_png, y->trigger_png);
+    assert_int_equal(x->key, y->key);
+    assert_true(x->alpha_train == y->alpha_train && x->alpha_test == y->alpha_test);
+    assert_true(x->delta == y->delta && x->frequency == y->frequency);
+    assert_true(x->k == y->k && x->s == y->s && x->cross_ratio == y->cross_ratio);
+    assert_true(x->eps == y->eps && x->steps == y->steps);
+    assert_string_equal(x->surrogate, y->surrogate);
+    assert_int_equal(x->source_count, y->source_count);
+    assert_memory_equal(x->source_classes, y->source_classes, sizeof x->source_classes);
+    assert_int_equal(x->use_count, y->use_count);
+    assert_int_equal(x->poison_count, y->poison_count);
 }
 
 // load -> resolved -> load -> resolved: identical text and identical structs. Returns the resolved text.
@@ -185,7 +200,7 @@ static void test_all_keys(void **state) {
             "defender_clean_fraction = 0.5\n"
             "[train]\noptimizer = adam\nbeta1 = 0.8\nbeta2 = 0.99\neps = 1e-7\nweight_decay = 5e-4\n"
             "schedule = step\nstep_size = 2\ngamma = 1\n"
-            "[attack]\nposition = 20, 5\nlabel_mode = all2all\npoison_rate_base = all\ntarget = 255\n"
+            "[attack]\nposition = 20, 5\nlabel_mode = all2all\npoison_rate_base = all\n"
             "trigger_value = 0\npoison_rate = 1\n",
             "x.ini", &c);
     assert_true(c.experiment.seed == UINT64_MAX);
@@ -204,7 +219,8 @@ static void test_all_keys(void **state) {
     assert_int_equal(c.attack.pos_y, 5);
     assert_int_equal(c.attack.label_mode, LABEL_ALL2ALL);
     assert_int_equal(c.attack.poison_base, BASE_ALL);
-    assert_int_equal(c.attack.target, 255);
+    load_ok("[attack]\ntarget = 9\n", "t.ini", &c);
+    assert_int_equal(c.attack.target, 9);
     // Booleans in every spelling.
     const char *yes[] = {"true", "yes", "1"}, *no[] = {"false", "no", "0"};
     char text[128];
@@ -245,10 +261,12 @@ static void test_error_unknown(void **state) {
                  "demo.ini:2: [data] dataset: unknown dataset 'mnist'; known datasets: fashion-mnist");
     expect_error("[train]\noptimizer = rmsprop\n", "[train] optimizer: expected one of sgd|adam, got 'rmsprop'");
     expect_error("[train]\nschedule = linear\n", "expected one of constant|step|cosine, got 'linear'");
-    expect_error("[attack]\ntype = blend\n", "demo.ini:2: [attack] type: expected one of badnets, got 'blend'");
-    expect_error("[attack]\ntrigger = pattern\n", "[attack] trigger: expected one of square");
+    expect_error("[attack]\ntype = blend\n", "demo.ini:2: [attack] type: unknown attack 'blend'; known attacks: "
+                 "badnets, blended, sig, wanet, label-consistent");
+    expect_error("[attack]\ntrigger = star\n",
+                 "demo.ini:2: [attack] trigger: expected one of square|pixel|pattern|checkerboard|noise|png, got 'star'");
     expect_error("[attack]\nlabel_mode = one2one\n", "[attack] label_mode: expected one of all2one|all2all");
-    expect_error("[attack]\npoison_rate_base = some\n", "[attack] poison_rate_base: expected one of all|nontarget");
+    expect_error("[attack]\npoison_rate_base = some\n", "[attack] poison_rate_base: expected one of all|nontarget|target");
     expect_error("[train]\nnesterov = maybe\n", "[train] nesterov: expected true, false, yes, no, 1 or 0, got 'maybe'");
     expect_error("[train]\nnesterov = True\n", "[train] nesterov: expected true, false");
 }
@@ -302,7 +320,8 @@ static void test_error_numbers(void **state) {
     expect_error("[data]\npath =\n", "[data] path: expected a folder path");
     expect_error("[data]\npath =;x\n", "[data] path: expected a folder path"); // would read back as a comment
     expect_error("[model]\nlayers =#x\n", "[model] layers: expected at most 4096 characters, not starting");
-    expect_error("[attack]\ntrigger_size = 29\n", "[attack] trigger_size: expected an integer in 1..28, got '29'");
+    expect_error("[attack]\ntrigger_size = 29\n",
+                 "demo.ini:2: [attack] trigger_size: 29 does not fit in the 28x28 images of fashion-mnist");
     expect_error("[attack]\ntrigger_value = 1.5\n", "[attack] trigger_value: expected a pixel value in [0,1]");
     expect_error("[attack]\ntrigger_value = -0.1\n", "[attack] trigger_value: expected a pixel value in [0,1]");
     expect_error("[attack]\ntarget = 256\n", "[attack] target: expected a class index in 0..255, got '256'");
@@ -551,6 +570,151 @@ static void test_fuzz(void **state) {
     free(text);
 }
 
+// The attack library's keys: per-type defaults, keys that do not apply, what the resolved config writes.
+static void test_attack_keys(void **state) {
+    (void)state;
+    ExperimentConfig c;
+    // blended: alpha defaults to 0.2, the base to nontarget; its resolved section has only blended keys.
+    char *s = round_trip("[attack]\ntype = blended\n");
+    assert_non_null(strstr(s, "[attack]\ntype = blended\nkey = noise\nalpha_train = 0.2\nalpha_test = 0.2\ntarget = 0\n"
+                              "label_mode = all2one\npoison_rate = 0.1\npoison_rate_base = nontarget\n"));
+    assert_null(strstr(s, "trigger"));
+    assert_null(strstr(s, "position"));
+    free(s);
+    // sig: clean-label, base target, no label_mode; delta 40/255 round-trips.
+    s = round_trip("[attack]\ntype = sig\npoison_rate = 1\n");
+    assert_non_null(strstr(s, "type = sig\ndelta = 0.15686275\nfrequency = 6\ntarget = 0\npoison_rate = 1\n"
+                              "poison_rate_base = target\n"));
+    assert_null(strstr(s, "label_mode"));
+    free(s);
+    load_ok("[attack]\ntype = sig\n", "s.ini", &c);
+    assert_int_equal(c.attack.poison_base, BASE_TARGET);
+    // wanet and label-consistent.
+    s = round_trip("[attack]\ntype = wanet\nk = 8\ns = 1\ncross_ratio = 0\npoison_count = 50\n");
+    assert_non_null(strstr(s, "type = wanet\nk = 8\ns = 1\ncross_ratio = 0\ntarget = 0\nlabel_mode = all2one\n"
+                              "poison_rate_base = nontarget\npoison_count = 50\n"));
+    assert_null(strstr(s, "poison_rate ="));
+    free(s);
+    s = round_trip("[attack]\ntype = label-consistent\neps = 0.3\nsteps = 7\ntrigger = checkerboard\n"
+                   "position = random\nposition_test = 1,2\nsurrogate = /tmp/clean model.bdm\n");
+    assert_non_null(strstr(s, "type = label-consistent\ntrigger = checkerboard\ntrigger_size = 3\ntrigger_value = 1\n"
+                              "position = random\nposition_test = 1,2\nalpha_train = 1\nalpha_test = 1\neps = 0.3\n"
+                              "steps = 7\nsurrogate = /tmp/clean model.bdm\ntarget = 0\npoison_rate = 0.1\n"
+                              "poison_rate_base = target\n"));
+    free(s);
+    // badnets: position_test follows position unless set; source classes sorted; pixel has no trigger_size.
+    load_ok("[attack]\nposition = 3,4\nsource_classes = 7, 2,5\ntrigger = pixel\n", "b.ini", &c);
+    assert_int_equal(c.attack.position_test, POS_XY);
+    assert_int_equal(c.attack.pos_test_x, 3);
+    assert_int_equal(c.attack.pos_test_y, 4);
+    assert_int_equal(c.attack.source_count, 3);
+    assert_int_equal(c.attack.source_classes[0], 2);
+    assert_int_equal(c.attack.source_classes[2], 7);
+    s = round_trip("[attack]\nposition = 3,4\nsource_classes = 7, 2,5\ntrigger = pixel\n");
+    assert_non_null(strstr(s, "source_classes = 2,5,7\n"));
+    assert_null(strstr(s, "trigger_size"));
+    free(s);
+    // all2all: the base defaults to all; target does not apply.
+    load_ok("[attack]\nlabel_mode = all2all\n", "a.ini", &c);
+    assert_int_equal(c.attack.poison_base, BASE_ALL);
+    // PNG dataset: the folder travels in path; resolved writes png:PATH and no path key.
+    load_ok("[data]\ndataset = png:/data/gtsrb\n", "p.ini", &c);
+    assert_string_equal(c.data.dataset, "png");
+    assert_string_equal(c.data.path, "/data/gtsrb");
+    s = round_trip("[data]\ndataset = png:/data/my set\n[attack]\ntrigger_size = 40\ntarget = 42\n");
+    assert_non_null(strstr(s, "dataset = png:/data/my set\n"));
+    assert_null(strstr(s, "path ="));
+    free(s);
+}
+
+// Keys that do not apply, conflicting keys, and shape checks: each an error on its own line.
+static void test_attack_key_errors(void **state) {
+    (void)state;
+    expect_error("[attack]\ntype = blended\ntrigger_size = 3\n",
+                 "demo.ini:3: [attack] trigger_size: applies only to trigger = square, checkerboard or noise; remove it");
+    expect_error("[attack]\ntrigger = pattern\ntrigger_size = 4\n", "demo.ini:3: [attack] trigger_size: applies only");
+    expect_error("[attack]\ntrigger = noise\ntrigger_value = 1\n", "demo.ini:3: [attack] trigger_value: applies only");
+    expect_error("[attack]\nalpha_train = 0.5\ntype = sig\n",
+                 "demo.ini:2: [attack] alpha_train: applies only to type = badnets, blended or label-consistent");
+    expect_error("[attack]\ndelta = 0.1\n", "demo.ini:2: [attack] delta: applies only to type = sig");
+    expect_error("[attack]\nk = 4\n", "demo.ini:2: [attack] k: applies only to type = wanet");
+    expect_error("[attack]\ntype = wanet\neps = 0.1\n", "demo.ini:3: [attack] eps: applies only to type = label-consistent");
+    expect_error("[attack]\nlabel_mode = all2all\ntarget = 3\n",
+                 "demo.ini:3: [attack] target: applies only to label_mode = all2one");
+    expect_error("[attack]\ntype = sig\nlabel_mode = all2one\n",
+                 "demo.ini:3: [attack] label_mode: applies only to dirty-label attacks");
+    expect_error("[attack]\ntype = sig\nsource_classes = 1\n", "demo.ini:3: [attack] source_classes: applies only");
+    expect_error("[attack]\nkey = png\n", "demo.ini:2: [attack] key: applies only to type = blended");
+    expect_error("[attack]\ntrigger_png = x.png\n", "demo.ini:2: [attack] trigger_png: applies only to trigger = png");
+    expect_error("[attack]\nposition_test = random\ntype = wanet\n", "demo.ini:2: [attack] position_test: applies only");
+    expect_error("[attack]\npoison_rate = 0.1\npoison_count = 5\n",
+                 "demo.ini:3: [attack] poison_count: poison_rate and poison_count are alternatives");
+    expect_error("[attack]\npoison_count = 5\npoison_rate = 0.1\n", "demo.ini:3: [attack] poison_rate: poison_rate and");
+    expect_error("[attack]\ntrigger = png\n", "demo.ini:2: [attack] trigger: png needs trigger_png = FILE.png");
+    expect_error("[attack]\ntype = blended\nkey = png\n", "demo.ini:3: [attack] key: png needs trigger_png");
+    expect_error("[attack]\ntype = sig\npoison_rate_base = nontarget\n",
+                 "demo.ini:3: [attack] poison_rate_base: sig poisons only target-class images");
+    expect_error("[attack]\npoison_rate_base = target\n",
+                 "demo.ini:2: [attack] poison_rate_base: target applies only to clean-label attacks");
+    expect_error("[attack]\nlabel_mode = all2all\npoison_rate_base = nontarget\n",
+                 "demo.ini:3: [attack] poison_rate_base: all2all has no target class: use all");
+    expect_error("[attack]\ntarget = 3\nsource_classes = 1,3\n", "demo.ini:3: [attack] source_classes: class 3 is the target");
+    expect_error("[attack]\nsource_classes = 1,1\n", "demo.ini:2: [attack] source_classes: expected a comma-separated");
+    expect_error("[attack]\nsource_classes = 1,,2\n", "[attack] source_classes: expected");
+    expect_error("[attack]\nsource_classes =\n", "[attack] source_classes: expected");
+    expect_error("[attack]\nsource_classes = 12\n", "demo.ini:2: [attack] source_classes: class 12 is outside the labels "
+                 "of fashion-mnist (0..9)");
+    // Label range and trigger fit, known for fashion-mnist while parsing.
+    expect_error("[data]\ndataset = fashion-mnist\n[attack]\ntarget = 10\n",
+                 "demo.ini:4: [attack] target: 10 is outside the labels of fashion-mnist (0..9)");
+    expect_error("[attack]\nposition_test = 26,26\n", "demo.ini:2: [attack] position_test: a 3x3 patch at column 26");
+    expect_error("[attack]\ntrigger = pattern\nposition = 26,0\n", "demo.ini:3: [attack] position: a 3x3 patch");
+    expect_error("[attack]\ntype = wanet\nk = 29\n", "demo.ini:3: [attack] k: 29 is larger than the 28x28 images");
+    expect_error("[attack]\nalpha_test = 0\n", "demo.ini:2: [attack] alpha_test: expected a blend weight in (0,1]");
+    expect_error("[attack]\ntype = sig\ndelta = 1.5\n", "[attack] delta: expected an amplitude in (0,1]");
+    expect_error("[attack]\ntype = wanet\nk = 1\n", "[attack] k: expected an integer in 2..4096");
+    expect_error("[attack]\ntype = label-consistent\nsteps = 0\n", "[attack] steps: expected an integer in 1..10000");
+    expect_error("[attack]\npoison_count = -1\n", "[attack] poison_count: expected a number of samples >= 0");
+    expect_error("[attack]\nposition = anywhere\n", "[attack] position: expected bottom-right, bottom-left, top-left, "
+                 "top-right, center, random or X,Y");
+    // PNG dataset values.
+    expect_error("[data]\ndataset = png:\n", "demo.ini:2: [data] dataset: expected png:PATH");
+    expect_error("[data]\ndataset = png:/x\npath = /y\n", "demo.ini:3: [data] path: does not apply to dataset = png:PATH");
+    // A trigger PNG is checked when the dataset's shape is known: missing, too large, 16-bit, colour.
+    char dir[] = "/tmp/bl_test_config_png_XXXXXX", text[512], p[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(text, sizeof text, "[attack]\ntrigger = png\ntrigger_png = %s/none.png\n", dir);
+    expect_error(text, "demo.ini:3: [attack] trigger_png: cannot open");
+    // A 30x2 gray PNG (too wide), written by hand: signature, IHDR, IDAT, IEND through our own PNG writer.
+    snprintf(p, sizeof p, "%s/wide.png", dir);
+    uint8_t pix[60] = {0};
+    assert_int_equal(png_write_gray(p, pix, 30, 2), BL_OK);
+    snprintf(text, sizeof text, "[attack]\ntrigger = png\ntrigger_png = %s\n", p);
+    expect_error(text, "demo.ini:3: [attack] trigger_png: the trigger");
+    expect_error(text, "is 30x2, larger than the 28x28 images of fashion-mnist");
+    snprintf(text, sizeof text, "[attack]\ntype = blended\nkey = png\ntrigger_png = %s\n", p);
+    expect_error(text, "demo.ini:4: [attack] trigger_png: the blend key");
+    expect_error(text, "resize it to 28x28");
+    uint8_t rgb[12] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9};
+    snprintf(p, sizeof p, "%s/rgb.png", dir);
+    assert_int_equal(png_write_rgb(p, rgb, 2, 2), BL_OK);
+    snprintf(text, sizeof text, "[attack]\ntrigger = png\ntrigger_png = %s\n", p);
+    expect_error(text, "is a colour PNG but fashion-mnist images are gray");
+    snprintf(p, sizeof p, "%s/ok.png", dir);
+    assert_int_equal(png_write_gray(p, pix, 4, 4), BL_OK);
+    snprintf(text, sizeof text, "[attack]\ntrigger = png\ntrigger_png = %s\nposition = 24,24\n", p);
+    ExperimentConfig c;
+    load_ok(text, "ok.ini", &c);
+    snprintf(text, sizeof text, "[attack]\ntrigger = png\ntrigger_png = %s\nposition = 25,24\n", p);
+    expect_error(text, "demo.ini:4: [attack] position: a 4x4 patch at column 25, row 24 does not fit");
+    remove(p);
+    snprintf(p, sizeof p, "%s/rgb.png", dir);
+    remove(p);
+    snprintf(p, sizeof p, "%s/wide.png", dir);
+    remove(p);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demo_parses),
@@ -566,6 +730,8 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_write_resolved),
         cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_attack_keys),
+        cmocka_unit_test(test_attack_key_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

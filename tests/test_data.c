@@ -18,6 +18,9 @@
 #include "core/core.h"
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "data/pngdir.h"
+#include "io/png.h"
+#include "io/results.h"
 #include "data/split.h"
 
 // ---- helpers ----
@@ -594,6 +597,143 @@ static void test_ds_select_copy(void **state) {
     ds_free(&d); // double free is safe: ds_free zeroes
 }
 
+// ---- PNG folders ----
+
+// Write a w x h PNG of constant value v into dir/split/cls/name (gray, or RGB with R = v, G = B = 0).
+static void put_png(const char *split, const char *cls, const char *name, int w, int h, uint8_t v, int rgb) {
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/%s/%s", g_dir, split, cls);
+    assert_int_equal(ensure_dir(dir), BL_OK);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t *pix = calloc((size_t)w * h * 3, 1);
+    for (int i = 0; i < w * h; i++) {
+        if (rgb) pix[3 * i] = v;
+        else pix[i] = v;
+    }
+    assert_int_equal(rgb ? png_write_rgb(path, pix, w, h) : png_write_gray(path, pix, w, h), BL_OK);
+    free(pix);
+}
+
+static void test_pngdir_order_and_labels(void **state) {
+    (void)state;
+    // Numeric class folders (zero padding allowed); order = file name, then class.
+    put_png("train", "0", "b.png", 3, 2, 10, 0);
+    put_png("train", "02", "a.png", 3, 2, 20, 0);
+    put_png("train", "1", "c.png", 3, 2, 30, 0);
+    put_png("train", "1", "a.png", 3, 2, 40, 0);
+    put_png("train", "1", "notes.txt", 3, 2, 1, 0); // not a .png: ignored
+    put_png("test", "2", "x.PNG", 3, 2, 50, 0);
+    put_png("test", "0", "y.png", 3, 2, 60, 0);
+    DatasetPair p;
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_OK);
+    assert_int_equal(p.train.n, 4);
+    assert_int_equal(p.train.c, 1);
+    assert_int_equal(p.train.h, 2);
+    assert_int_equal(p.train.w, 3);
+    assert_int_equal(p.train.num_classes, 3);
+    const uint8_t want_labels[4] = {1, 2, 0, 1}, want_px[4] = {40, 20, 10, 30}; // a(1), a(02), b(0), c(1)
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(p.train.labels[i], want_labels[i]);
+        assert_int_equal(p.train.images[i * 6 + 5], want_px[i]);
+        assert_int_equal(p.train.orig_index[i], i);
+    }
+    assert_int_equal(p.test.n, 2);
+    assert_int_equal(p.test.labels[0], 2);
+    assert_int_equal(p.test.labels[1], 0);
+    assert_non_null(strstr(p.source, "png:"));
+    assert_int_equal((int)strlen(p.sha256_hex), 64);
+    ds_pair_free(&p);
+    // Subsets keep the first N in that order; dataset_load("png") is the same reader.
+    assert_int_equal(dataset_load("png", g_dir, 2, 1, &p), BL_OK);
+    assert_int_equal(p.train.n, 2);
+    assert_int_equal(p.train.labels[1], 2);
+    assert_int_equal(p.test.n, 1);
+    ds_pair_free(&p);
+}
+
+static void test_pngdir_named_classes_and_colour(void **state) {
+    (void)state;
+    put_png("train", "dog", "1.png", 2, 2, 10, 0);
+    put_png("train", "cat", "2.png", 2, 2, 20, 1); // colour: the whole dataset becomes RGB
+    put_png("test", "dog", "3.png", 2, 2, 30, 0);
+    DatasetPair p;
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_OK);
+    assert_int_equal(p.train.c, 3);
+    assert_int_equal(p.test.c, 3);
+    assert_int_equal(p.train.labels[0], 1); // "dog" sorts after "cat"
+    assert_int_equal(p.train.labels[1], 0);
+    assert_int_equal(p.train.images[0], 10); // gray replicated into every channel
+    assert_int_equal(p.train.images[4], 10);
+    assert_int_equal(p.train.images[8], 10);
+    assert_int_equal(p.train.images[12 + 0], 20); // R
+    assert_int_equal(p.train.images[12 + 4], 0);  // G
+    ds_pair_free(&p);
+    // Written back as a class-per-folder tree and read again: identical.
+    char out[600];
+    snprintf(out, sizeof out, "%s/copy", g_dir);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_OK);
+    assert_int_equal(dataset_write_png_dir(out, "train", &p.train), BL_OK);
+    assert_int_equal(dataset_write_png_dir(out, "test", &p.test), BL_OK);
+    DatasetPair q;
+    assert_int_equal(dataset_load_png_dir(out, 0, 0, &q), BL_OK);
+    assert_ds_equal(&p.train, &q.train);
+    assert_ds_equal(&p.test, &q.test);
+    ds_pair_free(&p), ds_pair_free(&q);
+    // A test folder name that train lacks.
+    put_png("test", "bird", "4.png", 2, 2, 30, 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("test/bird has no matching");
+}
+
+static void test_pngdir_bad_input(void **state) {
+    (void)state;
+    DatasetPair p;
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA); // no train/
+    assert_msg_has("has no train/ folder");
+    put_png("train", "0", "a.png", 4, 4, 1, 0);
+    put_png("train", "1", "b.png", 4, 4, 1, 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA); // no test/
+    assert_msg_has("has no test/ folder");
+    put_png("test", "0", "c.png", 4, 4, 1, 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_OK);
+    ds_pair_free(&p);
+    // Mixed sizes are refused, naming the file.
+    put_png("train", "1", "d.png", 5, 4, 1, 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("d.png is 5x4 but the dataset's images are 4x4");
+    assert_msg_has("resize them first");
+    char path[700];
+    snprintf(path, sizeof path, "%s/train/1/d.png", g_dir);
+    unlink(path);
+    // A truncated PNG, and a text file named .png.
+    snprintf(path, sizeof path, "%s/train/1/b.png", g_dir);
+    assert_int_equal(truncate(path, 40), 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("b.png");
+    spit(path, (const uint8_t *)"hello", 5);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("not a PNG file");
+    unlink(path);
+    // One class only.
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_OK); // class folder 1 exists (empty), K = 2
+    ds_pair_free(&p);
+    char d1[700];
+    snprintf(d1, sizeof d1, "%s/train/1", g_dir);
+    rmdir(d1);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("only 1 class");
+    // Two folders for the same class number.
+    put_png("train", "01", "e.png", 4, 4, 1, 0);
+    put_png("train", "1", "f.png", 4, 4, 1, 0);
+    assert_int_equal(dataset_load_png_dir(g_dir, 0, 0, &p), BL_ERR_DATA);
+    assert_msg_has("are the same class 1");
+    // A 16-bit PNG is refused by the single-file reader too.
+    uint8_t *pix, *alpha;
+    int w, h;
+    assert_int_equal(pngdir_read("/nonexistent.png", 1, &pix, &alpha, &w, &h), BL_ERR_DATA);
+    assert_null(pix);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int main(void) {
@@ -616,6 +756,9 @@ int main(void) {
         T(test_fashion_mnist),
         T(test_split),
         T(test_ds_select_copy),
+        T(test_pngdir_order_and_labels),
+        T(test_pngdir_named_classes_and_colour),
+        T(test_pngdir_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

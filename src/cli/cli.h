@@ -7,7 +7,15 @@
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_poison(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 // Print "backdoorlab: <message>" for a failed status and return it as the exit code.
 int cli_report(Status st);

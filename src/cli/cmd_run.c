@@ -64,19 +64,22 @@ int cmd_run(int argc, char **argv) { return run_or_train(argc, argv, EXP_RUN); }
 int cmd_train(int argc, char **argv) { return run_or_train(argc, argv, EXP_TRAIN); }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *config = NULL;
+    const char *model = NULL, *config = NULL, *trusted_key = NULL;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: backdoorlab eval --model FILE.bdm --config CONFIG [--threads N]\n\n"
+            printf("usage: backdoorlab eval --model FILE.bdm --config CONFIG [--threads N] [--trusted-key KEY.pub]\n\n"
                    "Clean accuracy (and, when CONFIG has an [attack], attack success rate and robust accuracy) of a\n"
                    "saved model on the config's test set. A model whose network differs from the config is refused\n"
-                   "(exit 3).\n");
+                   "(exit 3). With --trusted-key, a model not signed by that key (unsigned, other signer, bad\n"
+                   "signature, any modified byte) is refused (exit 3) before any weight is used.\n");
             return 0;
         } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
             model = argv[++i];
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             config = argv[++i];
+        } else if (!strcmp(argv[i], "--trusted-key") && i + 1 < argc) {
+            trusted_key = argv[++i];
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if ((threads = cli_parse_threads(argv[++i])) < 0) return 2;
         } else {
@@ -88,5 +91,5 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "backdoorlab eval: needs --model FILE and --config CONFIG (see --help)\n");
         return 2;
     }
-    return cli_report(experiment_eval(model, config, threads));
+    return cli_report(experiment_eval(model, config, threads, trusted_key));
 }

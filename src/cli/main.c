@@ -13,7 +13,15 @@ static const struct {
     {"run", cmd_run, "run an experiment: clean + backdoored model, metrics, results folder"},
     {"train", cmd_train, "train one model from a config (backdoored if it has an [attack])"},
     {"eval", cmd_eval, "clean accuracy and attack success rate of a saved model"},
+    {"poison", cmd_poison, "write a config's poisoned training set and triggered test set as files"},
     {"bench", cmd_bench, "training-step throughput and GEMM GFLOP/s (not a test)"},
+    {"keygen", cmd_keygen, "create an Ed25519 key pair for signing models (KEY.pub, KEY.secret)"},
+    {"sign", cmd_sign, "sign a model file in place with KEY.secret"},
+    {"verify", cmd_verify, "check that a model is intact and signed by KEY.pub (exit 0 only then)"},
+    {"inspect", cmd_inspect, "print a model's header, provenance, tensors, hashes and signature status"},
+    {"data", cmd_data, "dataset manifests: `data manifest` records samples, `data verify` lists changes"},
+    {"detect", cmd_detect, "run a defence on a finished attack run (and on its clean model as control)"},
+    {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
 };
 
 static void usage(FILE *f) {

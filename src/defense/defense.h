@@ -102,4 +102,15 @@ Status defense_params_resolve(const DefenseOps *ops, const char *const *settings
 double defense_param(const DefenseOps *ops, const DefenseParams *p, const char *key);
 void defense_result_free(DefenseResult *r);
 
+// Added with the registry (issue 6): enumeration, names and notes.
+// Number of registered defences, and the i-th one (NULL when out of range), in registry order.
+int defense_count(void);
+const DefenseOps *defense_at(int i);
+// "samples", "model", "inputs" or "mitigation".
+const char *defense_level_name(DefenseLevel level);
+// Append a printf-style note to r->notes ("; "-separated; silently truncated when full).
+void defense_note(DefenseResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Print a defence's parameter table (key, default, range, help), one line each, into buf.
+void defense_params_describe(const DefenseOps *ops, char *buf, size_t n);
+
 #endif

@@ -18,11 +18,6 @@ Proportion proportion_make(long k, long n) {
     return p;
 }
 
-// The label an attack wants a triggered input of true class y to get.
-static int attack_label(const AttackSpec *a, int y, int K) {
-    return a->label_mode == LABEL_ALL2ALL ? (y + 1) % K : a->target;
-}
-
 Status metrics_compute(const uint8_t *labels, const uint8_t *pred, const uint8_t *trig_pred, int n, int K,
                        const AttackSpec *attack, Metrics *out) {
     memset(out, 0, sizeof *out);
@@ -44,11 +39,12 @@ Status metrics_compute(const uint8_t *labels, const uint8_t *pred, const uint8_t
     out->has_attack = 1;
     long base = 0, hit = 0, robust = 0, hit_all = 0, cls_n[METRICS_MAX_CLASSES] = {0}, cls_hit[METRICS_MAX_CLASSES] = {0};
     for (int i = 0; i < n; i++) {
-        int y = labels[i], want = attack_label(attack, y, K);
+        int y = labels[i], want = attack_target_label(attack, y, K);
         int success = trig_pred[i] == want;
         hit_all += success;
         // all2one: an input already of the target class cannot show an attack; all2all: every input counts
         if (attack->label_mode == LABEL_ALL2ONE && y == attack->target) continue;
+        if (!attack_is_source(attack, y)) continue; // a source-specific attack claims only its source classes
         base++;
         hit += success;
         robust += trig_pred[i] == y;

@@ -25,7 +25,8 @@ typedef struct {
     Proportion ca_class[METRICS_MAX_CLASSES]; // per true class
     long *confusion;                        // (K, K) rows = true label, columns = prediction; owned
     int has_attack;                         // 1 when the triggered numbers below are set
-    Proportion asr;      // triggered inputs (true label != target for all2one; all for all2all) -> attack label
+    Proportion asr;      // triggered inputs (true label != target for all2one; all for all2all; only the
+                         // source_classes when the attack names them) -> attack label
     Proportion ra;       // the same inputs still classified as their true label
     Proportion asr_all;  // all triggered inputs (target class included) classified as the attack label
     Proportion asr_class[METRICS_MAX_CLASSES]; // ASR per true class (n = 0 for the excluded target class)

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attack/registry.h"
+#include "attack/trigger.h"
+#include "data/pngdir.h"
 #include "io/results.h"
 
 #define CONFIG_FILE_MAX (1 << 20) // a config bigger than 1 MiB is a mistake, not a config
@@ -34,8 +37,10 @@ typedef enum {
     K_TRAIN_EPOCHS, K_TRAIN_BATCH, K_TRAIN_OPTIMIZER, K_TRAIN_LR, K_TRAIN_MOMENTUM, K_TRAIN_NESTEROV,
     K_TRAIN_WEIGHT_DECAY, K_TRAIN_BETA1, K_TRAIN_BETA2, K_TRAIN_EPS, K_TRAIN_SCHEDULE, K_TRAIN_STEP_SIZE,
     K_TRAIN_GAMMA,
-    K_ATK_TYPE, K_ATK_TRIGGER, K_ATK_TRIGGER_SIZE, K_ATK_POSITION, K_ATK_TRIGGER_VALUE, K_ATK_TARGET,
-    K_ATK_LABEL_MODE, K_ATK_POISON_RATE, K_ATK_POISON_RATE_BASE,
+    K_ATK_TYPE, K_ATK_TRIGGER, K_ATK_TRIGGER_SIZE, K_ATK_TRIGGER_PNG, K_ATK_TRIGGER_VALUE, K_ATK_KEY,
+    K_ATK_POSITION, K_ATK_POSITION_TEST, K_ATK_ALPHA_TRAIN, K_ATK_ALPHA_TEST, K_ATK_DELTA, K_ATK_FREQUENCY, K_ATK_K,
+    K_ATK_S, K_ATK_CROSS_RATIO, K_ATK_EPS, K_ATK_STEPS, K_ATK_SURROGATE, K_ATK_TARGET, K_ATK_LABEL_MODE,
+    K_ATK_SOURCE_CLASSES, K_ATK_POISON_RATE, K_ATK_POISON_RATE_BASE, K_ATK_POISON_COUNT,
     K_COUNT
 } KeyId;
 
@@ -51,26 +56,41 @@ static const struct {
     {"train", "epochs"}, {"train", "batch"}, {"train", "optimizer"}, {"train", "lr"}, {"train", "momentum"},
     {"train", "nesterov"}, {"train", "weight_decay"}, {"train", "beta1"}, {"train", "beta2"}, {"train", "eps"},
     {"train", "schedule"}, {"train", "step_size"}, {"train", "gamma"},
-    {"attack", "type"}, {"attack", "trigger"}, {"attack", "trigger_size"}, {"attack", "position"},
-    {"attack", "trigger_value"}, {"attack", "target"}, {"attack", "label_mode"}, {"attack", "poison_rate"},
-    {"attack", "poison_rate_base"},
+    {"attack", "type"}, {"attack", "trigger"}, {"attack", "trigger_size"}, {"attack", "trigger_png"},
+    {"attack", "trigger_value"}, {"attack", "key"}, {"attack", "position"}, {"attack", "position_test"},
+    {"attack", "alpha_train"}, {"attack", "alpha_test"}, {"attack", "delta"}, {"attack", "frequency"},
+    {"attack", "k"}, {"attack", "s"}, {"attack", "cross_ratio"}, {"attack", "eps"}, {"attack", "steps"},
+    {"attack", "surrogate"}, {"attack", "target"}, {"attack", "label_mode"}, {"attack", "source_classes"},
+    {"attack", "poison_rate"}, {"attack", "poison_rate_base"}, {"attack", "poison_count"},
 };
 
 static const char *const cfg_sections[] = {"experiment", "data", "model", "train", "attack"};
 
-// Datasets the data code knows, with the image side the trigger has to fit in.
+// Datasets the data code knows, with the shape attacks are checked against while parsing. `dataset = png:PATH`
+// is the other choice; its shape is known only once it is read (the attack is checked again then).
 static const struct {
     const char *name; // [data] dataset value
     int side;         // images are side x side pixels
-} cfg_datasets[] = {{"fashion-mnist", 28}};
+    int channels;     // 1 = gray
+    int classes;      // labels are 0..classes-1
+} cfg_datasets[] = {{"fashion-mnist", 28, 1, 10}};
 
 static const char *const opt_names[] = {"sgd", "adam"};
 static const char *const sched_names[] = {"constant", "step", "cosine"};
-static const char *const attack_types[] = {"badnets"};
-static const char *const trigger_kinds[] = {"square"};
+static const char *const trigger_kinds[] = {"square", "pixel", "pattern", "checkerboard", "noise", "png"};
+// Indexed by TriggerPos except POS_XY ("X,Y") and POS_RANDOM, which the parser handles apart.
 static const char *const pos_names[] = {"bottom-right", "bottom-left", "top-left", "top-right", "center"};
 static const char *const label_mode_names[] = {"all2one", "all2all"};
-static const char *const base_names[] = {"all", "nontarget"};
+static const char *const base_names[] = {"all", "nontarget", "target"};
+static const char *const key_names[] = {"noise", "png"};
+
+_Static_assert(K_COUNT <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
+
+int config_key_line(const ExperimentConfig *cfg, const char *section, const char *key) {
+    for (int k = 0; k < K_COUNT; k++)
+        if (!strcmp(cfg_keys[k].section, section) && !strcmp(cfg_keys[k].name, key)) return cfg->key_line[k];
+    return 0;
+}
 
 const char *config_optimizer_name(OptimizerKind k) {
     return (unsigned)k < BL_ARRAY_LEN(opt_names) ? opt_names[k] : "?";
@@ -101,17 +121,7 @@ void config_defaults(ExperimentConfig *cfg) {
     t->schedule = CFG_SCHED_CONSTANT;
     t->step_size = 1;
     t->gamma = 0.1;
-    AttackSpec *a = &cfg->attack;
-    a->enabled = 0;
-    snprintf(a->type, sizeof a->type, "badnets");
-    snprintf(a->trigger, sizeof a->trigger, "square");
-    a->trigger_size = 3;
-    a->position = POS_BOTTOM_RIGHT;
-    a->trigger_value = 1.0f;
-    a->target = 0;
-    a->label_mode = LABEL_ALL2ONE;
-    a->poison_rate = 0.1f;
-    a->poison_base = BASE_NONTARGET;
+    attack_spec_defaults(&cfg->attack, "badnets"); // type-dependent defaults are settled in cfg_check
 }
 
 // ---------------------------------------------------------------------------------------------- parse state
@@ -241,6 +251,40 @@ static int parse_xy(const char *v, int *x, int *y) {
     return 1;
 }
 
+// A trigger position: a named corner, "center", "random" or "X,Y".
+static int parse_position(const char *v, TriggerPos *p, int *x, int *y) {
+    int i = choice_index(v, pos_names, (int)BL_ARRAY_LEN(pos_names));
+    if (i >= 0) *p = (TriggerPos)i;
+    else if (!strcmp(v, "random")) *p = POS_RANDOM;
+    else if (parse_xy(v, x, y)) *p = POS_XY;
+    else return 0;
+    return 1;
+}
+
+static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b; }
+
+// "3, 5,7": distinct class indices in 0..255, stored ascending. 0 on any malformed, repeated or empty entry.
+static int parse_classes(const char *v, uint8_t *out, int *n) {
+    char buf[1200];
+    if (!*v || strlen(v) >= sizeof buf) return 0;
+    memcpy(buf, v, strlen(v) + 1);
+    int seen[256] = {0}, k = 0;
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        while (isspace((unsigned char)*tok)) tok++;
+        size_t m = strlen(tok);
+        while (m && isspace((unsigned char)tok[m - 1])) tok[--m] = 0;
+        long c;
+        if (!isdigit((unsigned char)tok[0]) || !parse_long(tok, &c) || c > 255 || seen[c]) return 0;
+        seen[c] = 1;
+        out[k++] = (uint8_t)c;
+    }
+    qsort(out, (size_t)k, 1, cmp_u8);
+    *n = k;
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------------- handler
 
 // Set one key. Returns 1 on success, 0 (with the error recorded) on failure.
@@ -291,6 +335,14 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
         INT_IN(1, 4096, c->experiment.threads, "an integer in 1..4096 (omit it to use all cores)");
         break;
     case K_DATA_DATASET: {
+        if (!strncmp(v, "png:", 4)) { // the folder travels in data.path
+            const char *dir = v + 4;
+            if (!*dir || *dir == ';' || *dir == '#' || strlen(dir) >= sizeof c->data.path)
+                KEY_FAIL(p, sec, key, v, "png:PATH with a folder path of 1..4095 characters");
+            snprintf(c->data.dataset, sizeof c->data.dataset, "png");
+            memcpy(c->data.path, dir, strlen(dir) + 1);
+            break;
+        }
         int found = 0;
         for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++) found |= strcmp(v, cfg_datasets[j].name) == 0;
         if (!found) {
@@ -300,7 +352,8 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
             for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets) && w < sizeof known; j++)
                 w += (size_t)snprintf(known + w, sizeof known - w, "%s%s", j ? ", " : "", cfg_datasets[j].name);
             char sbuf[80];
-            return cp_fail(p, p->lineno, sec, key, "unknown dataset '%s'; known datasets: %s", shown(v, sbuf), known);
+            return cp_fail(p, p->lineno, sec, key, "unknown dataset '%s'; known datasets: %s, png:PATH (a folder of "
+                           "PNGs, see src/data/pngdir.h)", shown(v, sbuf), known);
         }
         snprintf(c->data.dataset, sizeof c->data.dataset, "%s", v);
         break;
@@ -344,33 +397,62 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     case K_TRAIN_STEP_SIZE: INT_IN(1, 1000000, c->train.step_size, "an integer in 1..1000000 (epochs)"); break;
     case K_TRAIN_GAMMA: DOUBLE_IF(d > 0.0 && d <= 1.0, c->train.gamma, "a number in (0,1]"); break;
     case K_ATK_TYPE:
-        CHOICE(attack_types, i, int);
-        snprintf(c->attack.type, sizeof c->attack.type, "%s", attack_types[i]);
+        if (!attack_find(v)) {
+            char sbuf[80];
+            return cp_fail(p, p->lineno, sec, key, "unknown attack '%s'; known attacks: %s", shown(v, sbuf),
+                           attack_known_names());
+        }
+        snprintf(c->attack.type, sizeof c->attack.type, "%s", v);
         break;
     case K_ATK_TRIGGER:
         CHOICE(trigger_kinds, i, int);
         snprintf(c->attack.trigger, sizeof c->attack.trigger, "%s", trigger_kinds[i]);
         break;
-    case K_ATK_TRIGGER_SIZE: INT_IN(1, 28, c->attack.trigger_size, "an integer in 1..28"); break;
-    case K_ATK_POSITION:
-        i = choice_index(v, pos_names, (int)BL_ARRAY_LEN(pos_names));
-        if (i >= 0) {
-            c->attack.position = (TriggerPos)i;
-        } else if (parse_xy(v, &c->attack.pos_x, &c->attack.pos_y)) {
-            c->attack.position = POS_XY;
-        } else {
-            KEY_FAIL(p, sec, key, v,
-                     "bottom-right, bottom-left, top-left, top-right, center or X,Y (column,row of the patch's "
-                     "top-left corner, 0-based)");
-        }
+    case K_ATK_TRIGGER_SIZE: INT_IN(1, 4096, c->attack.trigger_size, "an integer in 1..4096"); break;
+    case K_ATK_TRIGGER_PNG:
+    case K_ATK_SURROGATE: {
+        char *dst = k == K_ATK_TRIGGER_PNG ? c->attack.trigger_png : c->attack.surrogate;
+        if (!*v || *v == ';' || *v == '#' || strlen(v) >= ATTACK_PATH_MAX)
+            KEY_FAIL(p, sec, key, v, "a file path of 1..4095 characters, not starting with ';' or '#'");
+        memcpy(dst, v, strlen(v) + 1);
         break;
+    }
+    case K_ATK_KEY: CHOICE(key_names, c->attack.key, BlendKey); break;
+    case K_ATK_POSITION:
+    case K_ATK_POSITION_TEST: {
+        AttackSpec *a = &c->attack;
+        int ok = k == K_ATK_POSITION ? parse_position(v, &a->position, &a->pos_x, &a->pos_y)
+                                     : parse_position(v, &a->position_test, &a->pos_test_x, &a->pos_test_y);
+        if (!ok)
+            KEY_FAIL(p, sec, key, v,
+                     "bottom-right, bottom-left, top-left, top-right, center, random or X,Y (column,row of the "
+                     "patch's top-left corner, 0-based)");
+        break;
+    }
     case K_ATK_TRIGGER_VALUE:
         FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.trigger_value, "a pixel value in [0,1]");
         break;
+    case K_ATK_ALPHA_TRAIN: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.alpha_train, "a blend weight in (0,1]"); break;
+    case K_ATK_ALPHA_TEST: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.alpha_test, "a blend weight in (0,1]"); break;
+    case K_ATK_DELTA: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.delta, "an amplitude in (0,1] (pixel scale)"); break;
+    case K_ATK_FREQUENCY: FLOAT_IF(f > 0.0f && f <= 1e6f, c->attack.frequency, "a number > 0 (cycles per width)"); break;
+    case K_ATK_K: INT_IN(2, 4096, c->attack.k, "an integer in 2..4096 (control grid side)"); break;
+    case K_ATK_S: FLOAT_IF(f > 0.0f && f <= 1000.0f, c->attack.s, "a warping strength in (0,1000]"); break;
+    case K_ATK_CROSS_RATIO: FLOAT_IF(f >= 0.0f && f <= 100.0f, c->attack.cross_ratio, "a number in [0,100]"); break;
+    case K_ATK_EPS: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.eps, "a radius in (0,1] (pixel scale)"); break;
+    case K_ATK_STEPS: INT_IN(1, 10000, c->attack.steps, "an integer in 1..10000"); break;
     case K_ATK_TARGET: INT_IN(0, 255, c->attack.target, "a class index in 0..255"); break;
     case K_ATK_LABEL_MODE: CHOICE(label_mode_names, c->attack.label_mode, LabelMode); break;
+    case K_ATK_SOURCE_CLASSES:
+        if (!parse_classes(v, c->attack.source_classes, &c->attack.source_count))
+            KEY_FAIL(p, sec, key, v, "a comma-separated list of distinct class indices in 0..255");
+        break;
     case K_ATK_POISON_RATE: FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.poison_rate, "a number in [0,1]"); break;
     case K_ATK_POISON_RATE_BASE: CHOICE(base_names, c->attack.poison_base, PoisonBase); break;
+    case K_ATK_POISON_COUNT:
+        INT_IN(0, 2147483647L, c->attack.poison_count, "a number of samples >= 0");
+        c->attack.use_count = 1;
+        break;
     case K_COUNT: break;
     }
 #undef CHOICE
@@ -515,6 +597,157 @@ comment:
 
 // ---------------------------------------------------------------------------------------------- load
 
+// Whether attack key k applies to the attack as configured. When it does not, *why says what it applies to.
+static int atk_applies(const AttackSpec *a, KeyId k, const char **why) {
+    const AttackOps *ops = attack_find(a->type);
+    int patch = ops && ops->patch, clean = ops && ops->clean_label, blended = !strcmp(a->type, "blended");
+    const char *t = a->trigger;
+    switch (k) {
+    case K_ATK_TRIGGER:
+    case K_ATK_POSITION:
+    case K_ATK_POSITION_TEST:
+        *why = "patch attacks (type = badnets or label-consistent)";
+        return patch;
+    case K_ATK_TRIGGER_SIZE:
+        *why = "trigger = square, checkerboard or noise";
+        return patch && (!strcmp(t, "square") || !strcmp(t, "checkerboard") || !strcmp(t, "noise"));
+    case K_ATK_TRIGGER_VALUE:
+        *why = "trigger = square, pixel, pattern or checkerboard";
+        return patch && (!strcmp(t, "square") || !strcmp(t, "pixel") || !strcmp(t, "pattern") ||
+                         !strcmp(t, "checkerboard"));
+    case K_ATK_TRIGGER_PNG:
+        *why = "trigger = png (badnets, label-consistent) or key = png (blended)";
+        return (patch && !strcmp(t, "png")) || (blended && a->key == KEY_PNG);
+    case K_ATK_KEY: *why = "type = blended"; return blended;
+    case K_ATK_ALPHA_TRAIN:
+    case K_ATK_ALPHA_TEST: *why = "type = badnets, blended or label-consistent"; return patch || blended;
+    case K_ATK_DELTA:
+    case K_ATK_FREQUENCY: *why = "type = sig"; return !strcmp(a->type, "sig");
+    case K_ATK_K:
+    case K_ATK_S:
+    case K_ATK_CROSS_RATIO: *why = "type = wanet"; return !strcmp(a->type, "wanet");
+    case K_ATK_EPS:
+    case K_ATK_STEPS:
+    case K_ATK_SURROGATE: *why = "type = label-consistent"; return !strcmp(a->type, "label-consistent");
+    case K_ATK_TARGET: *why = "label_mode = all2one (all2all sends class y to y+1)"; return a->label_mode == LABEL_ALL2ONE;
+    case K_ATK_LABEL_MODE:
+    case K_ATK_SOURCE_CLASSES: *why = "dirty-label attacks (badnets, blended, wanet)"; return !clean;
+    case K_ATK_POISON_RATE: *why = "configs without poison_count (they are alternatives: keep one)"; return !a->use_count;
+    default: return 1; // type, poison_rate_base, poison_count
+    }
+}
+
+// A trigger PNG checked against a known image shape while parsing: readable, 8-bit, gray for gray images,
+// and no larger than (full: exactly) side x side.
+static int atk_check_png(CfgParse *p, const char *path, int side, int channels, int full, const char *dsname) {
+    int line = p->seen[K_ATK_TRIGGER_PNG];
+    PngInfo info;
+    if (pngdir_probe(path, &info) != BL_OK)
+        return cp_fail(p, line, "attack", "trigger_png", "%s", bl_errmsg());
+    if (info.depth == 16)
+        return cp_fail(p, line, "attack", "trigger_png", "%s has 16-bit samples; triggers are 8-bit: save it as an "
+                       "8-bit PNG", path);
+    if (info.color && channels == 1)
+        return cp_fail(p, line, "attack", "trigger_png", "%s is a colour PNG but %s images are gray; convert it to "
+                       "grayscale", path, dsname);
+    if (full && (info.w != side || info.h != side))
+        return cp_fail(p, line, "attack", "trigger_png", "the blend key %s is %dx%d but %s images are %dx%d; "
+                       "backdoorlab does not resample keys: resize it to %dx%d", path, info.w, info.h, dsname, side,
+                       side, side, side);
+    if (!full && (info.w > side || info.h > side))
+        return cp_fail(p, line, "attack", "trigger_png", "the trigger %s is %dx%d, larger than the %dx%d images of %s; "
+                       "crop or shrink it", path, info.w, info.h, side, side, dsname);
+    return 1;
+}
+
+// A patch position checked against a known image side.
+static int atk_check_pos(CfgParse *p, KeyId k, TriggerPos pos, int x, int y, int th, int tw, int side,
+                         const char *dsname) {
+    if (pos != POS_XY || (x + tw <= side && y + th <= side)) return 1;
+    return cp_fail(p, p->seen[k], "attack", cfg_keys[k].name,
+                   "a %dx%d patch at column %d, row %d does not fit in the %dx%d images of %s; the largest X is %d and "
+                   "the largest Y is %d", tw, th, x, y, side, side, dsname, side - tw, side - th);
+}
+
+// [attack] after the whole file is read: type-dependent defaults, keys that do not apply, keys that are needed,
+// and, for datasets whose shape is known here, whether the trigger fits and the classes exist.
+static int atk_check(CfgParse *p) {
+    AttackSpec *a = &p->cfg->attack;
+    const AttackOps *ops = attack_find(a->type);
+    int blended = !strcmp(a->type, "blended");
+    if (!p->seen[K_ATK_ALPHA_TRAIN]) a->alpha_train = blended ? 0.2f : 1.0f;
+    if (!p->seen[K_ATK_ALPHA_TEST]) a->alpha_test = blended ? 0.2f : 1.0f;
+    if (!p->seen[K_ATK_POISON_RATE_BASE])
+        a->poison_base = ops->clean_label ? BASE_TARGET : a->label_mode == LABEL_ALL2ALL ? BASE_ALL : BASE_NONTARGET;
+    if (!p->seen[K_ATK_POSITION_TEST]) {
+        a->position_test = a->position;
+        a->pos_test_x = a->pos_x;
+        a->pos_test_y = a->pos_y;
+    }
+    if (p->seen[K_ATK_POISON_RATE] && p->seen[K_ATK_POISON_COUNT]) {
+        KeyId later = p->seen[K_ATK_POISON_RATE] > p->seen[K_ATK_POISON_COUNT] ? K_ATK_POISON_RATE : K_ATK_POISON_COUNT;
+        return cp_fail(p, p->seen[later], "attack", cfg_keys[later].name,
+                       "poison_rate and poison_count are alternatives (a fraction of the base, or a number of "
+                       "samples); keep one");
+    }
+    for (int k = K_ATK_TYPE; k <= K_ATK_POISON_COUNT; k++) {
+        const char *why = "";
+        if (p->seen[k] && !atk_applies(a, (KeyId)k, &why))
+            return cp_fail(p, p->seen[k], "attack", cfg_keys[k].name, "applies only to %s; remove it", why);
+    }
+    const char *why;
+    if (atk_applies(a, K_ATK_TRIGGER_PNG, &why) && !a->trigger_png[0])
+        return cp_fail(p, p->seen[blended ? K_ATK_KEY : K_ATK_TRIGGER], "attack", blended ? "key" : "trigger",
+                       "png needs trigger_png = FILE.png");
+    int base_line = p->seen[K_ATK_POISON_RATE_BASE];
+    if (ops->clean_label && a->poison_base == BASE_NONTARGET)
+        return cp_fail(p, base_line, "attack", "poison_rate_base", "%s poisons only target-class images: use target "
+                       "(a share of the target class) or all (a share of the whole training set)", a->type);
+    if (!ops->clean_label && a->poison_base == BASE_TARGET)
+        return cp_fail(p, base_line, "attack", "poison_rate_base", "target applies only to clean-label attacks (sig, "
+                       "label-consistent)");
+    if (a->label_mode == LABEL_ALL2ALL && a->poison_base != BASE_ALL)
+        return cp_fail(p, base_line, "attack", "poison_rate_base", "all2all has no target class: use all");
+    for (int i = 0; a->label_mode == LABEL_ALL2ONE && i < a->source_count; i++)
+        if (a->source_classes[i] == a->target)
+            return cp_fail(p, p->seen[K_ATK_SOURCE_CLASSES], "attack", "source_classes",
+                           "class %d is the target; sources are the classes relabelled to the target", a->target);
+    // Shape- and class-dependent checks, when the dataset's shape is known before it is read.
+    const char *dsname = p->cfg->data.dataset;
+    int side = 0, channels = 1, classes = 0;
+    for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++)
+        if (!strcmp(dsname, cfg_datasets[j].name))
+            side = cfg_datasets[j].side, channels = cfg_datasets[j].channels, classes = cfg_datasets[j].classes;
+    if (!side) return 1;
+    if (a->label_mode == LABEL_ALL2ONE && a->target >= classes)
+        return cp_fail(p, p->seen[K_ATK_TARGET], "attack", "target", "%d is outside the labels of %s (0..%d)",
+                       a->target, dsname, classes - 1);
+    for (int i = 0; i < a->source_count; i++)
+        if (a->source_classes[i] >= classes)
+            return cp_fail(p, p->seen[K_ATK_SOURCE_CLASSES], "attack", "source_classes",
+                           "class %d is outside the labels of %s (0..%d)", a->source_classes[i], dsname, classes - 1);
+    if (blended && a->key == KEY_PNG) return atk_check_png(p, a->trigger_png, side, channels, 1, dsname);
+    if (!strcmp(a->type, "wanet") && a->k > side)
+        return cp_fail(p, p->seen[K_ATK_K], "attack", "k", "%d is larger than the %dx%d images of %s", a->k, side,
+                       side, dsname);
+    if (!ops->patch) return 1;
+    int th, tw;
+    if (!strcmp(a->trigger, "png")) {
+        if (!atk_check_png(p, a->trigger_png, side, channels, 0, dsname)) return 0;
+        PngInfo info;
+        pngdir_probe(a->trigger_png, &info);
+        th = info.h, tw = info.w;
+    } else {
+        if (trigger_patch_size(a, &th, &tw) != BL_OK)
+            return cp_fail(p, p->seen[K_ATK_TRIGGER], "attack", "trigger", "%s", bl_errmsg());
+        if (th > side)
+            return cp_fail(p, p->seen[K_ATK_TRIGGER_SIZE], "attack", "trigger_size",
+                           "%d does not fit in the %dx%d images of %s", a->trigger_size, side, side, dsname);
+    }
+    return atk_check_pos(p, K_ATK_POSITION, a->position, a->pos_x, a->pos_y, th, tw, side, dsname) &&
+           atk_check_pos(p, K_ATK_POSITION_TEST, a->position_test, a->pos_test_x, a->pos_test_y, th, tw, side, dsname);
+}
+
 // Checks that involve more than one key, run once the whole file is read.
 static int cfg_check(CfgParse *p) {
     ExperimentConfig *c = p->cfg;
@@ -539,21 +772,10 @@ static int cfg_check(CfgParse *p) {
     if (!c->model.layers[0])
         return cp_fail(p, p->seen[K_MODEL_LAYERS], "model", "layers",
                        "empty; give a network description or a preset name such as reference-cnn");
-    if (c->attack.enabled) {
-        int side = 0;
-        for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++)
-            if (!strcmp(c->data.dataset, cfg_datasets[j].name)) side = cfg_datasets[j].side;
-        const AttackSpec *a = &c->attack;
-        if (side && a->trigger_size > side)
-            return cp_fail(p, p->seen[K_ATK_TRIGGER_SIZE], "attack", "trigger_size",
-                           "%d does not fit in the %dx%d images of %s", a->trigger_size, side, side, c->data.dataset);
-        if (side && a->position == POS_XY && (a->pos_x + a->trigger_size > side || a->pos_y + a->trigger_size > side))
-            return cp_fail(p, p->seen[K_ATK_POSITION], "attack", "position",
-                           "a %dx%d patch at column %d, row %d does not fit in the %dx%d images of %s; the largest "
-                           "X and Y are %d",
-                           a->trigger_size, a->trigger_size, a->pos_x, a->pos_y, side, side, c->data.dataset,
-                           side - a->trigger_size);
-    }
+    if (!strcmp(c->data.dataset, "png") && p->seen[K_DATA_PATH])
+        return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
+                       "does not apply to dataset = png:PATH (the folder is part of the dataset value); remove it");
+    if (c->attack.enabled && !atk_check(p)) return 0;
     return 1;
 }
 
@@ -599,6 +821,7 @@ static Status cfg_parse_text(const char *text, size_t len, const char *file, con
         config_defaults(cfg);
         return BL_ERR_USAGE;
     }
+    memcpy(cfg->key_line, p.seen, sizeof p.seen);
     return BL_OK;
 }
 
@@ -690,6 +913,51 @@ static void put_layers(FILE *f, const char *s) {
     fprintf(f, "%s\n", s + start);
 }
 
+static void put_position(FILE *f, const char *key, TriggerPos pos, int x, int y) {
+    if (pos == POS_XY) fprintf(f, "%s = %d,%d\n", key, x, y);
+    else fprintf(f, "%s = %s\n", key, attack_position_name(pos));
+}
+
+// One [attack] key with its value.
+static void put_attack_key(FILE *f, const AttackSpec *a, KeyId k) {
+    const char *name = cfg_keys[k].name;
+    switch (k) {
+    case K_ATK_TYPE: fprintf(f, "%s = %s\n", name, a->type); break;
+    case K_ATK_TRIGGER: fprintf(f, "%s = %s\n", name, a->trigger); break;
+    case K_ATK_TRIGGER_SIZE: fprintf(f, "%s = %d\n", name, a->trigger_size); break;
+    case K_ATK_TRIGGER_PNG: fprintf(f, "%s = %s\n", name, a->trigger_png); break;
+    case K_ATK_TRIGGER_VALUE: put_float(f, name, a->trigger_value); break;
+    case K_ATK_KEY: fprintf(f, "%s = %s\n", name, key_names[a->key == KEY_PNG]); break;
+    case K_ATK_POSITION: put_position(f, name, a->position, a->pos_x, a->pos_y); break;
+    case K_ATK_POSITION_TEST: put_position(f, name, a->position_test, a->pos_test_x, a->pos_test_y); break;
+    case K_ATK_ALPHA_TRAIN: put_float(f, name, a->alpha_train); break;
+    case K_ATK_ALPHA_TEST: put_float(f, name, a->alpha_test); break;
+    case K_ATK_DELTA: put_float(f, name, a->delta); break;
+    case K_ATK_FREQUENCY: put_float(f, name, a->frequency); break;
+    case K_ATK_K: fprintf(f, "%s = %d\n", name, a->k); break;
+    case K_ATK_S: put_float(f, name, a->s); break;
+    case K_ATK_CROSS_RATIO: put_float(f, name, a->cross_ratio); break;
+    case K_ATK_EPS: put_float(f, name, a->eps); break;
+    case K_ATK_STEPS: fprintf(f, "%s = %d\n", name, a->steps); break;
+    case K_ATK_SURROGATE:
+        if (a->surrogate[0]) fprintf(f, "%s = %s\n", name, a->surrogate); // "" = train one: the key's absence
+        break;
+    case K_ATK_TARGET: fprintf(f, "%s = %d\n", name, a->target); break;
+    case K_ATK_LABEL_MODE: fprintf(f, "%s = %s\n", name, attack_label_mode_name(a->label_mode)); break;
+    case K_ATK_SOURCE_CLASSES:
+        if (a->source_count > 0) {
+            fprintf(f, "%s = ", name);
+            for (int i = 0; i < a->source_count; i++) fprintf(f, "%s%d", i ? "," : "", a->source_classes[i]);
+            fputc('\n', f);
+        }
+        break;
+    case K_ATK_POISON_RATE: put_float(f, name, a->poison_rate); break;
+    case K_ATK_POISON_RATE_BASE: fprintf(f, "%s = %s\n", name, attack_base_name(a->poison_base)); break;
+    case K_ATK_POISON_COUNT: fprintf(f, "%s = %d\n", name, a->poison_count); break;
+    default: break;
+    }
+}
+
 char *config_resolved_string(const ExperimentConfig *cfg) {
     char *buf = NULL;
     size_t size = 0;
@@ -705,8 +973,12 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
             (unsigned long long)cfg->experiment.seed,
             cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
 
-    fprintf(f, "\n[data]\ndataset = %s\n", cfg->data.dataset);
-    if (cfg->data.path[0]) fprintf(f, "path = %s\n", cfg->data.path);
+    if (!strcmp(cfg->data.dataset, "png")) {
+        fprintf(f, "\n[data]\ndataset = png:%s\n", cfg->data.path);
+    } else {
+        fprintf(f, "\n[data]\ndataset = %s\n", cfg->data.dataset);
+        if (cfg->data.path[0]) fprintf(f, "path = %s\n", cfg->data.path);
+    }
     put_double(f, "defender_clean_fraction", cfg->data.defender_clean_fraction);
     if (cfg->data.train_subset > 0) fprintf(f, "train_subset = %d\n", cfg->data.train_subset);
     if (cfg->data.test_subset > 0) fprintf(f, "test_subset = %d\n", cfg->data.test_subset);
@@ -734,18 +1006,13 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     }
 
     if (a->enabled) {
-        fprintf(f, "\n[attack]\ntype = %s\ntrigger = %s\ntrigger_size = %d\n", a->type, a->trigger, a->trigger_size);
-        if (a->position == POS_XY)
-            fprintf(f, "position = %d,%d\n", a->pos_x, a->pos_y);
-        else
-            fprintf(f, "position = %s\n",
-                    (unsigned)a->position < BL_ARRAY_LEN(pos_names) ? pos_names[a->position] : "?");
-        put_float(f, "trigger_value", a->trigger_value);
-        fprintf(f, "target = %d\nlabel_mode = %s\n", a->target,
-                (unsigned)a->label_mode < BL_ARRAY_LEN(label_mode_names) ? label_mode_names[a->label_mode] : "?");
-        put_float(f, "poison_rate", a->poison_rate);
-        fprintf(f, "poison_rate_base = %s\n",
-                (unsigned)a->poison_base < BL_ARRAY_LEN(base_names) ? base_names[a->poison_base] : "?");
+        fputs("\n[attack]\n", f);
+        for (int k = K_ATK_TYPE; k <= K_ATK_POISON_COUNT; k++) {
+            const char *why;
+            if (!atk_applies(a, (KeyId)k, &why)) continue;
+            if (k == K_ATK_POISON_COUNT && !a->use_count) continue;
+            put_attack_key(f, a, (KeyId)k);
+        }
     }
     if (fclose(f) != 0 || !buf) {
         free(buf);

@@ -18,6 +18,7 @@
 #define CONFIG_NAME_MAX 128    // bytes for [experiment] name, including the terminator
 #define CONFIG_PATH_MAX 4096   // bytes for [data] path, including the terminator
 #define CONFIG_LAYERS_MAX 4096 // longest [model] layers value in characters (excluding the terminator)
+#define CONFIG_MAX_KEYS 64      // room for the line of every key in the schema
 
 typedef enum { CFG_OPT_SGD, CFG_OPT_ADAM } OptimizerKind;
 typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_COSINE } ScheduleKind;
@@ -32,8 +33,10 @@ typedef struct {
 
 // [data]
 typedef struct {
-    char dataset[32];             // dataset name; only "fashion-mnist" for now
-    char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place
+    char dataset[32];             // "fashion-mnist" (default), or "png" for `dataset = png:PATH` (a class-per-folder
+                                  // PNG tree, see data/pngdir.h; PATH is kept in `path`)
+    char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place.
+                                  // The `path` key does not apply to png datasets.
     double defender_clean_fraction; // fraction of the training set the defender knows to be clean, in [0,0.5]
                                     // (default 0.05)
     int train_subset;             // use only this many training samples (>= 1); 0 (default) = all
@@ -65,12 +68,25 @@ typedef struct {
 
 // The whole experiment. [attack] lives in the AttackSpec the attack code consumes; attack.enabled is 1 when
 // the file has an [attack] section (even an empty one: its keys then take their defaults).
+//
+// [attack] keys (see attack/attack.h for meanings and defaults). Which apply depends on the type:
+//   all types          type, poison_rate_base, poison_rate | poison_count
+//   all2one            target            dirty-label (badnets, blended, wanet): label_mode, source_classes
+//   badnets, label-consistent: trigger, position, position_test, alpha_train, alpha_test,
+//                      trigger_size (square|checkerboard|noise), trigger_value (square|pixel|pattern|checkerboard),
+//                      trigger_png (trigger = png)
+//   blended            key, alpha_train, alpha_test, trigger_png (key = png)
+//   sig                delta, frequency
+//   wanet              k, s, cross_ratio
+//   label-consistent   eps, steps, surrogate
+// A key that does not apply is an error naming its line; the resolved config writes exactly the keys that apply.
 typedef struct {
     CfgExperiment experiment; // [experiment]
     CfgData data;             // [data]
     CfgModel model;           // [model]
     CfgTrain train;           // [train]
     AttackSpec attack;        // [attack]
+    int key_line[CONFIG_MAX_KEYS]; // line each key was set on (0 = default), by schema position; use config_key_line
 } ExperimentConfig;
 
 // Fill every field with its default (attack disabled, name "experiment").
@@ -91,6 +107,10 @@ char *config_resolved_string(const ExperimentConfig *cfg);
 
 // Write config_resolved_string() to path atomically.
 Status config_write_resolved(const ExperimentConfig *cfg, const char *path);
+
+// The line `[section] key` was set on in the file the config was loaded from; 0 when it took its default or the
+// key is unknown. For errors found after parsing (e.g. once a dataset's shape is known).
+int config_key_line(const ExperimentConfig *cfg, const char *section, const char *key);
 
 // Names used in the config text, for messages and manifests.
 const char *config_optimizer_name(OptimizerKind k);

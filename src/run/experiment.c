@@ -13,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attack/badnets.h"
+#include "attack/export.h"
+#include "attack/registry.h"
 #include "data/dataset.h"
+#include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "io/png.h"
@@ -39,6 +41,7 @@ typedef struct {
     char *epochs_csv;        // accumulated epochs.csv text
     size_t epochs_len, epochs_cap;
     double eval_seconds;     // evaluation time of the epoch just finished
+    int progress;            // progress bars on stderr (also for an attack's surrogate model)
 } Run;
 
 // Per-model state the epoch hook needs.
@@ -229,24 +232,16 @@ static void print_prop(const Proportion *p) {
     printf("  %6.2f%% [%6.2f, %6.2f]", 100 * p->p, 100 * p->lo, 100 * p->hi);
 }
 
-static const char *position_name(const AttackSpec *a, char *buf, size_t n) {
-    static const char *names[] = {"bottom-right", "bottom-left", "top-left", "top-right", "center"};
-    if (a->position == POS_XY) snprintf(buf, n, "x,y = %d,%d", a->pos_x, a->pos_y);
-    else snprintf(buf, n, "%s", names[a->position]);
-    return buf;
-}
-
 static void print_summary(const Run *r, const Metrics *clean, const Metrics *bd, double seconds) {
     printf("\n== %s: %s on %s (%d train, %d defender, %d test), %d epochs, seed %llu, %d threads ==\n",
            r->cfg.experiment.name, r->cfg.model.layers, r->cfg.data.dataset, r->rest.n, r->defender.n,
            r->data.test.n, r->cfg.train.epochs, (unsigned long long)r->cfg.experiment.seed, r->threads);
-    char pos[64];
-    if (r->cfg.attack.enabled)
-        printf("attack: %s %s %dx%d at %s -> class %d (%s), %d poisoned = %.2f%% of the %s base\n",
-               r->cfg.attack.type, r->cfg.attack.trigger, r->cfg.attack.trigger_size, r->cfg.attack.trigger_size,
-               position_name(&r->cfg.attack, pos, sizeof pos), r->cfg.attack.target,
-               r->cfg.attack.label_mode == LABEL_ALL2ALL ? "all2all" : "all2one", r->manifest.count,
-               100 * r->manifest.rate, r->cfg.attack.poison_base == BASE_ALL ? "all" : "nontarget");
+    char what[256];
+    if (r->cfg.attack.enabled) {
+        attack_describe(&r->cfg.attack, what, sizeof what);
+        printf("attack: %s, %d poisoned = %.2f%% of the %s base\n", what, r->manifest.count, 100 * r->manifest.rate,
+               attack_base_name(r->cfg.attack.poison_base));
+    }
     printf("\n%-12s  %-24s", "model", "CA      (95% Wilson)");
     if (r->cfg.attack.enabled) printf("  %-24s  %-24s", "ASR     (95% Wilson)", "RA      (95% Wilson)");
     printf("\n");
@@ -280,6 +275,16 @@ static void run_free(Run *r) {
     free(r->epochs_csv);
 }
 
+// An attack error found once the data is loaded: point at the config line of the key the message names
+// ("[attack] <key> ..."), or at the file alone when that key took its default.
+static Status attack_error_ctx(Status st, const Run *r, const char *config_path) {
+    char key[32] = "";
+    const char *m = bl_errmsg();
+    if (!strncmp(m, "[attack] ", 9)) sscanf(m + 9, "%31[a-z_]", key);
+    int line = key[0] ? config_key_line(&r->cfg, "attack", key) : 0;
+    return line ? bl_fail_ctx(st, "%s:%d", config_path, line) : bl_fail_ctx(st, "%s", config_path);
+}
+
 // Load the config, the data, the split and the poison; shared by run/train/eval.
 static Status prepare(Run *r, const char *config_path, int threads_override, int need_train) {
     Status st = config_load(config_path, &r->cfg);
@@ -288,20 +293,26 @@ static Status prepare(Run *r, const char *config_path, int threads_override, int
     if (r->cfg.experiment.threads > 0) bl_set_threads(r->cfg.experiment.threads);
     r->threads = bl_max_threads();
     r->cfg.experiment.threads = r->threads;
-    const char *dir = r->cfg.data.path[0] ? r->cfg.data.path : dataset_default_dir(r->cfg.data.dataset);
-    if (!dir) return bl_fail(BL_ERR_USAGE, "%s: unknown dataset '%s'", config_path, r->cfg.data.dataset);
-    st = dataset_load_dir(dir, r->cfg.data.train_subset, r->cfg.data.test_subset, &r->data);
+    st = dataset_load(r->cfg.data.dataset, r->cfg.data.path, r->cfg.data.train_subset, r->cfg.data.test_subset,
+                      &r->data);
     if (st) return st;
-    if (r->cfg.attack.enabled) {
-        if ((st = badnets_check(&r->cfg.attack, &r->data.test))) return bl_fail_ctx(st, "%s: [attack]", config_path);
-        if ((st = badnets_triggered_test(&r->cfg.attack, &r->data.test, &r->triggered_test))) return st;
+    const AttackSpec *a = &r->cfg.attack;
+    uint64_t seed = r->cfg.experiment.seed;
+    if (a->enabled) {
+        if ((st = attack_check(a, &r->data.test))) return attack_error_ctx(st, r, config_path);
+        if ((st = attack_apply_test(a, &r->data.test, seed, &r->triggered_test))) return st;
     }
     if (!need_train) return BL_OK;
-    st = split_defender(&r->data.train, r->cfg.data.defender_clean_fraction, r->cfg.experiment.seed, &r->defender,
-                        &r->rest);
+    st = split_defender(&r->data.train, r->cfg.data.defender_clean_fraction, seed, &r->defender, &r->rest);
     if (st) return st;
-    if (r->cfg.attack.enabled)
-        st = badnets_poison(&r->cfg.attack, &r->rest, r->cfg.experiment.seed, &r->poisoned, &r->manifest);
+    if (a->enabled) {
+        // Only attacks with a surrogate model use the context: the experiment's own network and training.
+        AttackContext ctx = {.model_desc = r->cfg.model.layers,
+                             .train = {.epochs = r->cfg.train.epochs, .batch = r->cfg.train.batch,
+                                       .opt = opt_from_config(&r->cfg.train), .seed = seed, .progress = r->progress}};
+        st = attack_poison(a, &r->rest, seed, &ctx, &r->poisoned, &r->manifest);
+        if (st) return attack_error_ctx(st, r, config_path);
+    }
     return st;
 }
 
@@ -312,6 +323,7 @@ static Status write_samples_png(const Run *r, const char *path) {
         int y = r->data.test.labels[i];
         if (per_class[y] < 2 && k < 2 * r->data.test.num_classes) per_class[y]++, idx[k++] = i;
     }
+    if (r->data.test.c != 1) return attack_write_gallery(path, &r->data.test, &r->triggered_test, 2); // colour
     return png_write_samples(path, &r->data.test, &r->triggered_test, idx, k, 3);
 }
 
@@ -319,6 +331,7 @@ Status experiment_run(const ExperimentOptions *opt) {
     Run r;
     memset(&r, 0, sizeof r);
     double t_start = bl_now();
+    r.progress = opt->progress;
     Status st = prepare(&r, opt->config_path, opt->threads, 1);
     if (st) goto done;
     if (opt->out_dir) snprintf(r.dir, sizeof r.dir, "%s", opt->out_dir);
@@ -428,15 +441,15 @@ done:
     return st;
 }
 
-Status experiment_eval(const char *model_path, const char *config_path, int threads) {
+Status experiment_eval(const char *model_path, const char *config_path, int threads, const char *trusted_key) {
     Run r;
     memset(&r, 0, sizeof r);
     Status st = prepare(&r, config_path, threads, 0);
     Model m;
     char hash[65];
     if (st) goto done;
-    st = model_load(model_path, (Shape){r.data.test.c, r.data.test.h, r.data.test.w}, r.data.test.num_classes,
-                    r.cfg.train.batch, r.cfg.model.layers, &m, hash);
+    st = model_load_trusted(model_path, trusted_key, (Shape){r.data.test.c, r.data.test.h, r.data.test.w},
+                            r.data.test.num_classes, r.cfg.train.batch, r.cfg.model.layers, &m, hash);
     if (st) goto done;
     Metrics mt;
     st = evaluate(&r, &m, &mt);
@@ -455,6 +468,215 @@ Status experiment_eval(const char *model_path, const char *config_path, int thre
     printf("\n");
     metrics_free(&mt);
 done:
+    run_free(&r);
+    return st;
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+// Reloading a finished attack run (issue 6). Kept apart from the pipeline above; it reuses prepare() so the
+// data, split and poison are rebuilt by exactly the code that made them.
+
+// Read a whole small text file (manifest.json) into a NUL-terminated buffer.
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && len < (1L << 24) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = 0;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+// manifest[key] as a string, or NULL.
+static const char *manifest_str(const cJSON *m, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static Status load_checked_model(LoadedRun *r, const cJSON *man, const char *file, const char *key, Model *m,
+                                 char hash[65]) {
+    char path[4200];
+    path_join(path, sizeof path, r->dir, file);
+    const char *want = manifest_str(man, key);
+    if (!want) return bl_fail(BL_ERR_DATA, "%s/manifest.json has no %s (not a `backdoorlab run` attack run?)", r->dir, key);
+    Status st = model_load(path, (Shape){r->data.train.c, r->data.train.h, r->data.train.w}, r->data.train.num_classes,
+                           BL_MAX(256, r->cfg.train.batch), r->cfg.model.layers, m, hash);
+    if (st) return st;
+    if (strcmp(hash, want) != 0) {
+        model_free(m);
+        return bl_fail(BL_ERR_DATA,
+                       "%s: content hash %.16s... does not match manifest.json's %s %.16s...: the model was replaced "
+                       "or the folder mixed up; re-run `backdoorlab run` for this experiment",
+                       path, hash, key, want);
+    }
+    return BL_OK;
+}
+
+Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->dir, sizeof out->dir, "%s", run_dir);
+    size_t dl = strlen(out->dir);
+    while (dl > 1 && out->dir[dl - 1] == '/') out->dir[--dl] = 0;
+    char path[4200];
+    path_join(path, sizeof path, out->dir, "DONE");
+    if (access(path, F_OK) != 0)
+        return bl_fail(BL_ERR_DATA, "%s: no DONE marker: not a finished run (run `backdoorlab run CONFIG` to "
+                                     "completion first)", out->dir);
+    path_join(path, sizeof path, out->dir, "manifest.json");
+    char *text = read_text_file(path);
+    cJSON *man = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!man) return bl_fail(BL_ERR_DATA, "%s: missing or not valid JSON", path);
+    Status st = BL_OK;
+    if (!manifest_str(man, "model_backdoor_sha256")) {
+        st = bl_fail(BL_ERR_USAGE, "%s: the run has no backdoored model (its config has no [attack], or it was made "
+                                   "by `backdoorlab train`); defences need an attack run", out->dir);
+        goto done;
+    }
+    Run r;
+    memset(&r, 0, sizeof r);
+    path_join(path, sizeof path, out->dir, "config.resolved.ini");
+    st = prepare(&r, path, threads, 1);
+    // hand the pieces over to *out (r's pointers now belong to out; r is not freed)
+    out->cfg = r.cfg, out->threads = r.threads, out->data = r.data, out->defender = r.defender, out->rest = r.rest;
+    out->poisoned = r.poisoned, out->manifest = r.manifest, out->triggered_test = r.triggered_test;
+    free(r.epochs_csv);
+    if (st) goto done;
+    if (!r.cfg.attack.enabled) {
+        st = bl_fail(BL_ERR_USAGE, "%s: config.resolved.ini has no [attack]; defences need an attack run", out->dir);
+        goto done;
+    }
+    const char *dh = manifest_str(man, "dataset_sha256");
+    if (dh && strcmp(dh, out->data.sha256_hex) != 0) {
+        st = bl_fail(BL_ERR_DATA, "%s: the dataset now hashes to %.16s..., the run used %.16s...: the data changed "
+                                  "since the run", out->dir, out->data.sha256_hex, dh);
+        goto done;
+    }
+    if ((st = load_checked_model(out, man, "model-clean.bdm", "model_clean_sha256", &out->clean, out->clean_sha256)))
+        goto done;
+    if ((st = load_checked_model(out, man, "model-backdoor.bdm", "model_backdoor_sha256", &out->backdoor,
+                                 out->backdoor_sha256))) {
+        model_free(&out->clean);
+        memset(&out->clean, 0, sizeof out->clean);
+        goto done;
+    }
+    path_join(out->poison_csv, sizeof out->poison_csv, out->dir, "poison.csv");
+    const char *ph = manifest_str(man, "poison_manifest_sha256");
+    char phash[65];
+    if ((st = sha256_file_hex(out->poison_csv, phash))) goto done;
+    if (ph && strcmp(ph, phash) != 0) {
+        st = bl_fail(BL_ERR_DATA, "%s: hash %.16s... differs from manifest.json's %.16s...", out->poison_csv, phash, ph);
+        goto done;
+    }
+    // the poison rebuilt from the config must be the poison the run recorded
+    uint8_t *flag = malloc((size_t)BL_MAX(1, out->poisoned.n));
+    int count = 0;
+    if (!flag) {
+        st = bl_fail(BL_ERR_RUN, "out of memory");
+        goto done;
+    }
+    st = eval_read_poison_csv(out->poison_csv, &out->poisoned, flag, &count);
+    int same = !st && count == out->manifest.count;
+    for (int i = 0; same && i < out->manifest.count; i++) same = flag[out->manifest.positions[i]];
+    free(flag);
+    if (!st && !same)
+        st = bl_fail(BL_ERR_DATA, "%s: the poison rebuilt from config.resolved.ini (%d samples) differs from "
+                                  "poison.csv (%d rows): the code changed since the run; re-run it",
+                     out->dir, out->manifest.count, count);
+    if (st) goto done;
+    TrainOptions o = {.epochs = out->cfg.train.epochs, .batch = out->cfg.train.batch,
+                      .opt = opt_from_config(&out->cfg.train), .seed = out->cfg.experiment.seed};
+    out->train_opts = o;
+done:
+    cJSON_Delete(man);
+    if (st) experiment_loaded_free(out);
+    return st;
+}
+
+void experiment_loaded_free(LoadedRun *r) {
+    ds_pair_free(&r->data);
+    ds_free(&r->defender);
+    ds_free(&r->rest);
+    ds_free(&r->poisoned);
+    ds_free(&r->triggered_test);
+    poison_manifest_free(&r->manifest);
+    if (r->clean.params) model_free(&r->clean);
+    if (r->backdoor.params) model_free(&r->backdoor);
+    memset(&r->clean, 0, sizeof r->clean);
+    memset(&r->backdoor, 0, sizeof r->backdoor);
+}
+
+void experiment_defense_data(LoadedRun *r, DefenseRunData *rd) {
+    memset(rd, 0, sizeof *rd);
+    rd->backdoor = &r->backdoor;
+    rd->clean = &r->clean;
+    rd->train = &r->poisoned;
+    rd->train_clean = &r->rest;
+    rd->defender = &r->defender;
+    rd->train_opts = &r->train_opts;
+    rd->model_desc = r->cfg.model.layers;
+    rd->seed = r->cfg.experiment.seed;
+    rd->test = &r->data.test;
+    rd->triggered_test = &r->triggered_test;
+    rd->attack = &r->cfg.attack;
+    rd->poison_csv = r->poison_csv;
+    rd->max_inputs = 2000;
+    rd->clean_sha256 = r->clean_sha256;
+    rd->backdoor_sha256 = r->backdoor_sha256;
+}
+
+Status experiment_poison(const char *config_path, const char *out_dir, int png_format, int threads, int progress,
+                         int quiet) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.progress = progress;
+    Dataset full;
+    memset(&full, 0, sizeof full);
+    Status st = prepare(&r, config_path, threads, 1);
+    if (st) goto done;
+    if (!r.cfg.attack.enabled) {
+        st = bl_fail(BL_ERR_USAGE, "%s has no [attack] section: there is nothing to poison", config_path);
+        goto done;
+    }
+    // The whole training file with the poisoned samples in their original rows (the defender's split is never
+    // poisoned), so poison.csv's indices are rows of the written file.
+    if ((st = ds_copy(&r.data.train, &full))) goto done;
+    size_t ss = (size_t)ds_sample_size(&full);
+    for (int i = 0; i < r.poisoned.n; i++) {
+        int o = r.poisoned.orig_index[i];
+        if (o < 0 || o >= full.n) {
+            st = bl_fail(BL_ERR_RUN, "internal: poisoned sample %d has index %d outside the training set", i, o);
+            goto done;
+        }
+        memcpy(full.images + (size_t)o * ss, r.poisoned.images + (size_t)i * ss, ss);
+        full.labels[o] = r.poisoned.labels[i];
+    }
+    if ((st = ensure_dir(out_dir))) goto done;
+    st = attack_export(out_dir, png_format ? EXPORT_PNG : EXPORT_IDX, &r.cfg.attack, r.cfg.experiment.seed, &full,
+                       &r.data.test, &r.triggered_test, &r.manifest);
+    if (st) goto done;
+    char path[4200];
+    path_join(path, sizeof path, out_dir, "config.resolved.ini");
+    if ((st = config_write_resolved(&r.cfg, path))) goto done;
+    if (!quiet) {
+        char what[256];
+        attack_describe(&r.cfg.attack, what, sizeof what);
+        printf("%s: %s\n%d of %d training samples poisoned (%.2f%% of the %s base), %d noise-mode; %d test images triggered.\n"
+               "Wrote %s/ (%s, poison.csv, trigger.png, gallery.png, config.resolved.ini)\n",
+               r.cfg.experiment.name, what, r.manifest.count, full.n, 100 * r.manifest.rate,
+               attack_base_name(r.cfg.attack.poison_base), r.manifest.noise_count,
+               r.triggered_test.n, out_dir, png_format ? "train/ test/ triggered/ PNG trees" : "IDX files");
+    }
+done:
+    ds_free(&full);
     run_free(&r);
     return st;
 }

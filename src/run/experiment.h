@@ -24,6 +24,48 @@ typedef struct {
 Status experiment_run(const ExperimentOptions *opt);
 
 // `backdoorlab eval`: CA (and ASR when the config has an [attack]) of a saved model on the config's test set.
-Status experiment_eval(const char *model_path, const char *config_path, int threads);
+// trusted_key (a KEY.pub path; NULL or "" = none) requires the model to be signed by that key
+// (model_load_trusted).
+Status experiment_eval(const char *model_path, const char *config_path, int threads, const char *trusted_key);
+
+// ---- Reloading a finished attack run (issue 6: `backdoorlab detect`) ----
+#include "attack/attack.h"
+#include "data/dataset.h"
+#include "defense/evaluate.h"
+#include "nn/model.h"
+#include "train/train.h"
+
+// An attack run rebuilt from its results folder: the data, split and poison reconstructed deterministically
+// from config.resolved.ini, and both models loaded and checked against manifest.json.
+typedef struct {
+    ExperimentConfig cfg;     // the run's resolved config
+    char dir[4096];           // the run folder
+    int threads;              // threads in use
+    DatasetPair data;         // train/test as loaded
+    Dataset defender, rest;   // the defender's clean split and the rest of the training set
+    Dataset poisoned;         // rest with the poison applied
+    PoisonManifest manifest;  // the rebuilt poison manifest (checked against poison.csv)
+    Dataset triggered_test;   // the test set with the trigger on every image
+    Model clean, backdoor;    // the two models, built for max_batch 256
+    char clean_sha256[65];    // content hashes, equal to manifest.json's
+    char backdoor_sha256[65];
+    TrainOptions train_opts;  // how the models were trained (no hook, no progress)
+    char poison_csv[4200];    // path of the run's poison.csv
+} LoadedRun;
+
+// Reload run_dir. Errors: no DONE marker (an unfinished run, BL_ERR_DATA), not an attack run (BL_ERR_USAGE),
+// a model whose content hash differs from manifest.json, a poison.csv that differs from its recorded hash or
+// from the poison rebuilt from the config (BL_ERR_DATA). threads > 0 overrides the config's threads.
+Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out);
+void experiment_loaded_free(LoadedRun *r);
+// Point a DefenseRunData at r's pieces (max_inputs 2000, progress off: the caller may change them).
+void experiment_defense_data(LoadedRun *r, DefenseRunData *rd);
+
+// `backdoorlab poison`: load and split the data and poison it exactly as `run` would, then write the poisoned
+// training set, the clean and triggered test sets, poison.csv, trigger.png, gallery.png and config.resolved.ini to
+// out_dir (attack/export.h); png_format selects PNG trees instead of IDX files. No training (except a
+// label-consistent attack's surrogate).
+Status experiment_poison(const char *config_path, const char *out_dir, int png_format, int threads, int progress,
+                         int quiet);
 
 #endif

@@ -62,6 +62,7 @@ Status train_model(Model *m, const Dataset *d, const TrainOptions *o) {
             int start = bi * o->batch, B = BL_MIN(o->batch, d->n - start);
             batch_load(d, order + start, B, m->acts[0], y);
             double loss = train_step(m, &opt, y, B, lr);
+            if (o->after_step) o->after_step(o->step_ctx, m);
             if (!isfinite(loss)) {
                 st = bl_fail(BL_ERR_RUN,
                              "training diverged: loss is %f at epoch %d, batch %d (try a smaller lr; nothing was "

@@ -37,6 +37,9 @@ typedef struct {
     const char *label;   // what the progress bar calls this model ("clean", "backdoor")
     EpochHook on_epoch;  // optional
     void *hook_ctx;      // passed to on_epoch
+    // Optional: called after every parameter update (e.g. fine-pruning holds pruned channels at zero).
+    void (*after_step)(void *ctx, Model *m);
+    void *step_ctx;      // passed to after_step
 } TrainOptions;
 
 // Train m (already built with max_batch >= batch and initialised) on d. Stops with BL_ERR_RUN and a clear

@@ -1,0 +1,269 @@
+// cmd_detect.c: `backdoorlab detect --defense NAME --run results/<exp> [--set key=value ...]`: run a defence on
+// a finished attack run (no retraining of the attack), on the backdoored model and on the clean model as the
+// control, and write results/<exp>/defense/<name>/{scores.csv, scores-clean.csv, summary.json}.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "defense/defense.h"
+#include "defense/evaluate.h"
+#include "io/results.h"
+#include "run/experiment.h"
+
+#define DETECT_MAX_SETTINGS 64
+
+static void detect_usage(void) {
+    printf("usage: backdoorlab detect --defense NAME|all --run results/<exp> [--set key=value ...]\n"
+           "                          [--as LABEL] [--inputs N] [--no-control] [--threads N] [--quiet]\n\n"
+           "Runs a defence on a finished attack run: on the backdoored model, and on the clean model as the\n"
+           "control row. The defence sees the training set without poison flags, the model and the defender's\n"
+           "clean split; only the evaluator reads poison.csv. Writes results/<exp>/defense/<name>/scores.csv,\n"
+           "scores-clean.csv and summary.json, adds the summary to metrics.json under \"defenses\", and prints a\n"
+           "table. The run is refused if it has no DONE marker or its models do not match manifest.json (exit 3).\n\n"
+           "  --defense NAME   one of the defences below, or `all` (each with its defaults)\n"
+           "  --set key=value  a parameter of the defence (repeatable); unknown keys and out-of-range values fail\n"
+           "  --as LABEL       store the results as defense/LABEL (e.g. strip-blend for a variant); default NAME\n"
+           "  --inputs N       input-level detectors screen N clean + N triggered test inputs (default 2000;\n"
+           "                   0 = the whole test set)\n"
+           "  --no-control     skip the clean-model control run\n"
+           "  --threads N      OpenMP threads\n"
+           "  --quiet          no table\n\ndefences:\n");
+    for (int i = 0; i < defense_count(); i++) {
+        const DefenseOps *d = defense_at(i);
+        char buf[4096];
+        printf("  %-16s [%s] %s\n", d->name, defense_level_name(d->level), d->summary);
+        defense_params_describe(d, buf, sizeof buf);
+        printf("%s", buf);
+    }
+}
+
+// A number from the summary, or NaN when missing/null.
+static double jnum(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void pct(double v) {
+    if (isfinite(v)) printf(" %7.2f%%", 100 * v);
+    else printf(" %8s", "-");
+}
+
+static void num(double v, const char *fmt) {
+    if (isfinite(v)) printf(fmt, v);
+    else printf(" %7s", "-");
+}
+
+static void print_row(const DefenseOps *ops, const char *label, const cJSON *o) {
+    printf("%-11s", label);
+    switch (ops->level) {
+    case DEF_SAMPLES:
+        printf(" %7.0f %7.0f %7.0f", jnum(o, "flagged"), jnum(o, "tp"), jnum(o, "fp"));
+        pct(jnum(o, "tpr"));
+        pct(jnum(o, "fpr"));
+        pct(jnum(o, "precision"));
+        num(jnum(o, "f1"), " %7.3f");
+        num(jnum(o, "auroc"), " %7.3f");
+        break;
+    case DEF_INPUTS: {
+        num(jnum(o, "auroc"), " %7.3f");
+        const cJSON *far = cJSON_GetObjectItemCaseSensitive(o, "far_at_frr");
+        const cJSON *frr = cJSON_GetObjectItemCaseSensitive(o, "frr_actual");
+        for (int f = 0; f < DEFENSE_NFRR; f++) {
+            char key[16];
+            snprintf(key, sizeof key, "%g", defense_frr_targets[f]);
+            double a = jnum(far, key), r = jnum(frr, key);
+            if (isfinite(a)) printf("  %6.2f%% (%5.2f%%)", 100 * a, 100 * r);
+            else printf("  %17s", "-");
+        }
+        break;
+    }
+    case DEF_MODEL: {
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "flagged_labels"), *it;
+        char buf[128] = "";
+        size_t len = 0;
+        cJSON_ArrayForEach(it, fl) {
+            if (len + 8 >= sizeof buf) break;
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%d", len ? "," : "", (int)it->valuedouble);
+        }
+        printf(" %-14s", buf[0] ? buf : "none");
+        num(jnum(o, "max_anomaly_index"), " %8.2f");
+        const cJSON *tf = cJSON_GetObjectItemCaseSensitive(o, "target_found");
+        printf(" %8s", cJSON_IsBool(tf) ? (cJSON_IsTrue(tf) ? "yes" : "no") : "-");
+        num(jnum(o, "trigger_jaccard"), " %8.3f");
+        break;
+    }
+    case DEF_MITIGATION:
+        pct(jnum(o, "ca_before"));
+        pct(jnum(o, "ca_after"));
+        pct(jnum(o, "asr_before"));
+        pct(jnum(o, "asr_after"));
+        pct(jnum(o, "ra_after"));
+        num(jnum(o, "der"), " %7.3f");
+        break;
+    }
+    printf(" %8.1f\n", jnum(o, "seconds"));
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(o, "notes");
+    if (cJSON_IsString(notes) && notes->valuestring[0]) printf("  notes: %s\n", notes->valuestring);
+}
+
+static void print_table(const DefenseOps *ops, const LoadedRun *lr, const cJSON *sum) {
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(sum, "attack");
+    printf("\n== %s on %s (%s; %d training samples, %d defender) ==\n", ops->name, lr->dir,
+           cJSON_IsString(att) ? att->valuestring : "?", lr->poisoned.n, lr->defender.n);
+    printf("%-11s", "model");
+    switch (ops->level) {
+    case DEF_SAMPLES:
+        printf(" %7s %7s %7s %8s %8s %8s %7s %7s", "flagged", "TP", "FP", "TPR", "FPR", "prec", "F1", "AUROC");
+        break;
+    case DEF_INPUTS:
+        printf(" %7s", "AUROC");
+        for (int f = 0; f < DEFENSE_NFRR; f++) {
+            char h[32];
+            snprintf(h, sizeof h, "FAR@FRR %g%%", 100 * defense_frr_targets[f]);
+            printf("  %17s", h);
+        }
+        break;
+    case DEF_MODEL: printf(" %-14s %8s %8s %8s", "flagged labels", "max AI", "target", "jaccard"); break;
+    case DEF_MITIGATION:
+        printf(" %8s %8s %8s %8s %8s %7s", "CA", "CA after", "ASR", "ASRafter", "RA after", "DER");
+        break;
+    }
+    printf(" %8s\n", "seconds");
+    print_row(ops, "backdoored", sum);
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(sum, "clean_model");
+    if (cJSON_IsObject(cm)) print_row(ops, "clean (ctl)", cm);
+    if (ops->level == DEF_INPUTS) printf("(FAR at each target FRR; the FRR actually measured on clean test inputs in brackets)\n");
+}
+
+// metrics.json gets the summary under "defenses" (read, update, write atomically).
+static Status update_metrics_json(const char *dir, const char *name, const cJSON *sum) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return BL_OK; // a run without metrics.json: nothing to update
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len > 0 && len < (1L << 26) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1)) &&
+        fread(buf, 1, (size_t)len, f) == (size_t)len)
+        buf[len] = 0;
+    else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    cJSON *mj = buf ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    if (!mj) return bl_fail(BL_ERR_DATA, "%s: cannot read it as JSON to add the defence summary", path);
+    cJSON *defs = cJSON_GetObjectItemCaseSensitive(mj, "defenses");
+    if (!cJSON_IsObject(defs)) {
+        cJSON_DeleteItemFromObject(mj, "defenses");
+        defs = cJSON_AddObjectToObject(mj, "defenses");
+    }
+    cJSON_DeleteItemFromObject(defs, name);
+    cJSON_AddItemToObject(defs, name, cJSON_Duplicate(sum, 1));
+    Status st = json_write_atomic(path, mj);
+    cJSON_Delete(mj);
+    return st;
+}
+
+int cmd_detect(int argc, char **argv) {
+    const char *name = NULL, *run = NULL, *label = NULL, *settings[DETECT_MAX_SETTINGS + 1];
+    int nset = 0, threads = 0, inputs = 2000, control = 1, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            detect_usage();
+            return 0;
+        } else if (!strcmp(argv[i], "--defense") && i + 1 < argc) {
+            name = argv[++i];
+        } else if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+            label = argv[++i];
+            int ok = label[0] && label[0] != '.' && strlen(label) < 64;
+            for (const char *c = label; ok && *c; c++)
+                ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                     *c == '_' || *c == '.';
+            if (!ok) {
+                fprintf(stderr, "backdoorlab detect: --as needs a name of [A-Za-z0-9._-] (not starting with '.'), "
+                                "got '%s'\n", label);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--run") && i + 1 < argc) {
+            run = argv[++i];
+        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (nset == DETECT_MAX_SETTINGS) {
+                fprintf(stderr, "backdoorlab detect: more than %d --set options\n", DETECT_MAX_SETTINGS);
+                return 2;
+            }
+            settings[nset++] = argv[++i];
+        } else if (!strcmp(argv[i], "--inputs") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || v < 0 || v > 1000000) {
+                fprintf(stderr, "backdoorlab detect: --inputs needs an integer in [0, 1000000], got '%s'\n", argv[i]);
+                return 2;
+            }
+            inputs = (int)v;
+        } else if (!strcmp(argv[i], "--no-control")) {
+            control = 0;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if ((threads = cli_parse_threads(argv[++i])) < 0) return 2;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+        } else {
+            fprintf(stderr, "backdoorlab detect: unexpected argument '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    settings[nset] = NULL;
+    if (!name || !run) {
+        fprintf(stderr, "backdoorlab detect: needs --defense NAME and --run DIR (see --help)\n");
+        return 2;
+    }
+    int all = !strcmp(name, "all");
+    if (all && (nset || label)) {
+        fprintf(stderr, "backdoorlab detect: --set and --as apply to one defence; name it instead of `all`\n");
+        return 2;
+    }
+    const DefenseOps *one = all ? NULL : defense_find(name);
+    if (!all && !one)
+        return cli_report(bl_fail(BL_ERR_USAGE, "unknown defence '%s' (known: %s)", name, defense_known_names()));
+    if (one) { // parameters are checked before the (slow) reload
+        DefenseParams p;
+        Status st = defense_params_resolve(one, settings, &p);
+        if (st) return cli_report(st);
+    }
+    LoadedRun *lr = calloc(1, sizeof *lr);
+    if (!lr) return cli_report(bl_fail(BL_ERR_RUN, "out of memory"));
+    Status st = experiment_load_run(run, threads, lr);
+    if (st) {
+        free(lr);
+        return cli_report(st);
+    }
+    DefenseRunData rd;
+    experiment_defense_data(lr, &rd);
+    rd.max_inputs = inputs;
+    rd.progress = isatty(2);
+    if (!control) rd.clean = NULL;
+    for (int i = 0; i < defense_count() && !st; i++) {
+        const DefenseOps *ops = all ? defense_at(i) : one;
+        if (!all && i > 0) break;
+        char out_dir[4400];
+        const char *as = label ? label : ops->name;
+        snprintf(out_dir, sizeof out_dir, "%s/defense/%s", lr->dir, as);
+        cJSON *sum = NULL;
+        st = defense_run_and_evaluate(ops->name, all ? NULL : settings, &rd, out_dir, NULL, &sum);
+        if (!st) st = update_metrics_json(lr->dir, as, sum);
+        if (!st && !quiet) {
+            print_table(ops, lr, sum);
+            printf("results in %s/\n", out_dir);
+        }
+        cJSON_Delete(sum);
+    }
+    experiment_loaded_free(lr);
+    free(lr);
+    return cli_report(st);
+}

@@ -1,0 +1,493 @@
+// pngdir.c: PNG decoding to planar bytes (libpng's classic API, no gamma handling, so stored sample values come
+// through unchanged) and the class-per-folder dataset tree.
+// libpng reports errors by longjmp(); as in io/png.c, everything the error path needs lives in a job struct
+// owned by the caller, and the function that calls setjmp() keeps no locals that the cleanup reads.
+#include "data/pngdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <png.h>
+#include <setjmp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "data/idx.h"
+#include "io/png.h"
+#include "io/results.h"
+
+// ---------------------------------------------------------------------------------------------- one file
+
+typedef struct {
+    FILE *f;         // the file
+    png_structp png; // libpng read struct
+    png_infop info;  // libpng info struct
+    uint8_t *pix;    // (h, w, channels) interleaved decoded pixels, owned until handed over
+    png_bytep *rows; // (h) row pointers into pix
+    int channels;    // samples per pixel after expansion (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
+    int oom;         // our own allocation failed
+    char msg[256];   // libpng's (or our) error message
+} PngJob;
+
+static void on_error(png_structp png, png_const_charp msg) {
+    PngJob *j = png_get_error_ptr(png);
+    snprintf(j->msg, sizeof j->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg) {
+    (void)png; // ancillary-chunk warnings do not stop decoding; library code stays quiet
+    (void)msg;
+}
+
+// Read the header into *info; with decode, also the pixels into j->pix. 0 on success, -1 with j->msg set.
+static int decode_body(PngJob *j, PngInfo *info, int decode) {
+    if (setjmp(png_jmpbuf(j->png))) return -1;
+    png_init_io(j->png, j->f);
+    png_set_sig_bytes(j->png, 8);
+    png_set_user_limits(j->png, PNGDIR_MAX_SIDE, PNGDIR_MAX_SIDE);
+    png_read_info(j->png, j->info);
+    png_uint_32 w, h;
+    int depth, ctype;
+    png_get_IHDR(j->png, j->info, &w, &h, &depth, &ctype, NULL, NULL, NULL);
+    info->w = (int)w;
+    info->h = (int)h;
+    info->depth = depth;
+    info->alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(j->png, j->info, PNG_INFO_tRNS);
+    info->color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
+    if (ctype == PNG_COLOR_TYPE_PALETTE) { // a palette of grays is a gray image
+        png_colorp pal;
+        int npal = 0;
+        info->color = 0;
+        if (png_get_PLTE(j->png, j->info, &pal, &npal))
+            for (int i = 0; i < npal; i++) info->color |= pal[i].red != pal[i].green || pal[i].green != pal[i].blue;
+    }
+    if (!decode) return 0;
+    if (depth == 16) {
+        snprintf(j->msg, sizeof j->msg, "16-bit samples are not supported (backdoorlab images are 8-bit); save it "
+                 "as an 8-bit PNG");
+        return -1;
+    }
+    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(j->png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(j->png);
+    if (png_get_valid(j->png, j->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(j->png);
+    png_set_interlace_handling(j->png);
+    png_read_update_info(j->png, j->info);
+    j->channels = png_get_channels(j->png, j->info);
+    if (j->channels < 1 || j->channels > 4 || png_get_rowbytes(j->png, j->info) != (size_t)w * j->channels) {
+        snprintf(j->msg, sizeof j->msg, "cannot expand colour type %d, bit depth %d to 8-bit samples", ctype, depth);
+        return -1;
+    }
+    j->pix = bl_alloc((size_t)w * h * (size_t)j->channels);
+    j->rows = bl_alloc((size_t)h * sizeof *j->rows);
+    if (!j->pix || !j->rows) {
+        j->oom = 1;
+        snprintf(j->msg, sizeof j->msg, "out of memory for %ux%u pixels", (unsigned)w, (unsigned)h);
+        return -1;
+    }
+    for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->pix + (size_t)y * w * (size_t)j->channels;
+    png_read_image(j->png, j->rows);
+    png_read_end(j->png, NULL); // up to IEND, so a file cut after the pixels is refused too
+    return 0;
+}
+
+// Open, check the signature, and run decode_body. On success with decode, j->pix holds the pixels.
+static Status decode_file(const char *path, PngJob *j, PngInfo *info, int decode) {
+    memset(j, 0, sizeof *j);
+    memset(info, 0, sizeof *info);
+    j->f = fopen(path, "rb");
+    if (!j->f) return bl_fail(BL_ERR_DATA, "cannot open %s: %s", path, strerror(errno));
+    uint8_t sig[8];
+    Status st = BL_OK;
+    if (fread(sig, 1, 8, j->f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        st = bl_fail(BL_ERR_DATA, "%s is not a PNG file (bad signature)", path);
+    } else {
+        j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, on_error, on_warning);
+        if (j->png) j->info = png_create_info_struct(j->png);
+        if (!j->png || !j->info) st = bl_fail(BL_ERR_RUN, "%s: out of memory creating the PNG reader", path);
+        else if (decode_body(j, info, decode) != 0)
+            st = bl_fail(j->oom ? BL_ERR_RUN : BL_ERR_DATA, "%s: %s", path, j->msg);
+    }
+    if (j->png) png_destroy_read_struct(&j->png, j->info ? &j->info : NULL, NULL);
+    fclose(j->f);
+    bl_free(j->rows);
+    j->rows = NULL;
+    if (st) {
+        bl_free(j->pix);
+        j->pix = NULL;
+    }
+    return st;
+}
+
+Status pngdir_probe(const char *path, PngInfo *info) {
+    PngJob j;
+    return decode_file(path, &j, info, 0);
+}
+
+Status pngdir_read(const char *path, int c, uint8_t **pix, uint8_t **alpha, int *w, int *h) {
+    *pix = NULL;
+    if (alpha) *alpha = NULL;
+    *w = *h = 0;
+    if (c != 1 && c != 3) return bl_fail(BL_ERR_USAGE, "%s: can decode to 1 or 3 channels, not %d", path, c);
+    PngJob j;
+    PngInfo info;
+    Status st = decode_file(path, &j, &info, 1);
+    if (st) return st;
+    if (c == 1 && info.color) {
+        bl_free(j.pix);
+        return bl_fail(BL_ERR_DATA, "%s is a colour PNG but the images here are gray (1 channel); convert it to "
+                       "grayscale first", path);
+    }
+    size_t hw = (size_t)info.w * info.h;
+    uint8_t *out = bl_alloc((size_t)c * hw), *a = alpha ? bl_alloc(hw) : NULL;
+    if (!out || (alpha && !a)) {
+        bl_free(out), bl_free(a), bl_free(j.pix);
+        return BL_ERR_RUN;
+    }
+    int nch = j.channels, colour = nch >= 3, has_alpha = nch == 2 || nch == 4;
+    for (size_t i = 0; i < hw; i++) {
+        const uint8_t *px = j.pix + i * (size_t)nch;
+        for (int ch = 0; ch < c; ch++) out[(size_t)ch * hw + i] = px[colour ? ch : 0]; // gray: replicate
+        if (a) a[i] = has_alpha ? px[nch - 1] : 255;
+    }
+    bl_free(j.pix);
+    *pix = out;
+    if (alpha) *alpha = a;
+    *w = info.w;
+    *h = info.h;
+    return BL_OK;
+}
+
+// ---------------------------------------------------------------------------------------------- tree reader
+
+typedef struct {
+    char *name;  // file name (no folder)
+    char *path;  // full path
+    int label;   // class index
+} PngEntry;
+
+typedef struct {
+    char name[256]; // folder name
+    int label;      // class index
+} ClassDir;
+
+static int cmp_classdir_name(const void *pa, const void *pb) {
+    return strcmp(((const ClassDir *)pa)->name, ((const ClassDir *)pb)->name);
+}
+
+static int cmp_entry(const void *pa, const void *pb) {
+    const PngEntry *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->label > b->label) - (a->label < b->label);
+}
+
+static int is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+// The class folders of root/split, sorted by name. *n = 0 and BL_ERR_DATA when there are none.
+static Status list_classes(const char *root, const char *split, ClassDir *dirs, int *n) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    *n = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return bl_fail(BL_ERR_DATA, "PNG dataset %s has no %s/ folder (%s); the layout is %s/train/<class>/*.png and "
+                       "%s/test/<class>/*.png", root, split, strerror(errno), root, root);
+    Status st = BL_OK;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char sub[4500];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        if (!is_dir(sub)) continue;
+        if (*n == 256) {
+            st = bl_fail(BL_ERR_DATA, "%s has more than 256 class folders; backdoorlab labels are 0..255", path);
+            break;
+        }
+        if (strlen(e->d_name) >= sizeof dirs[0].name) {
+            st = bl_fail(BL_ERR_DATA, "%s: class folder name too long: %.60s...", path, e->d_name);
+            break;
+        }
+        snprintf(dirs[*n].name, sizeof dirs[0].name, "%s", e->d_name);
+        (*n)++;
+    }
+    closedir(d);
+    if (st) return st;
+    if (*n == 0) return bl_fail(BL_ERR_DATA, "%s has no class folders; put the images in %s/<class>/*.png", path, path);
+    qsort(dirs, (size_t)*n, sizeof *dirs, cmp_classdir_name);
+    return BL_OK;
+}
+
+// Decimal digits only and < 256: the value; else -1.
+static int numeric_name(const char *s) {
+    if (!*s || strlen(s) > 8) return -1;
+    int v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v < 256 ? v : -1;
+}
+
+// Give every class folder of train and test its label (see pngdir.h). *num_classes = largest label + 1.
+static Status assign_labels(const char *root, ClassDir *tr, int ntr, ClassDir *te, int nte, int *num_classes) {
+    int numeric = 1;
+    for (int i = 0; i < ntr; i++) numeric &= numeric_name(tr[i].name) >= 0;
+    for (int i = 0; i < nte; i++) numeric &= numeric_name(te[i].name) >= 0;
+    int k = 0;
+    if (numeric) {
+        ClassDir *sets[2] = {tr, te};
+        int ns[2] = {ntr, nte};
+        for (int s = 0; s < 2; s++) {
+            int seen[256];
+            memset(seen, -1, sizeof seen);
+            for (int i = 0; i < ns[s]; i++) {
+                int v = numeric_name(sets[s][i].name);
+                if (seen[v] >= 0)
+                    return bl_fail(BL_ERR_DATA, "%s/%s: class folders '%s' and '%s' are the same class %d; keep one",
+                                   root, s ? "test" : "train", sets[s][seen[v]].name, sets[s][i].name, v);
+                seen[v] = i;
+                sets[s][i].label = v;
+                k = BL_MAX(k, v + 1);
+            }
+        }
+    } else {
+        for (int i = 0; i < ntr; i++) tr[i].label = i;
+        for (int i = 0; i < nte; i++) {
+            ClassDir *hit = bsearch(&te[i], tr, (size_t)ntr, sizeof *tr, cmp_classdir_name);
+            if (!hit)
+                return bl_fail(BL_ERR_DATA, "%s/test/%s has no matching %s/train/%s folder; with named (non-numeric) "
+                               "class folders train and test need the same names", root, te[i].name, root,
+                               te[i].name);
+            te[i].label = hit->label;
+        }
+        k = ntr;
+    }
+    *num_classes = k;
+    return BL_OK;
+}
+
+static int has_png_suffix(const char *name) {
+    size_t n = strlen(name);
+    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
+}
+
+static void free_entries(PngEntry *e, int n) {
+    for (int i = 0; i < n; i++) {
+        free(e[i].name);
+        free(e[i].path);
+    }
+    free(e);
+}
+
+// Every *.png in the class folders of root/split, sorted by (file name, label).
+static Status list_files(const char *root, const char *split, const ClassDir *dirs, int ndirs, PngEntry **out,
+                         int *nout) {
+    *out = NULL;
+    *nout = 0;
+    int n = 0, cap = 0;
+    PngEntry *e = NULL;
+    Status st = BL_OK;
+    for (int c = 0; c < ndirs && !st; c++) {
+        char path[4500];
+        snprintf(path, sizeof path, "%s/%s/%s", root, split, dirs[c].name);
+        DIR *d = opendir(path);
+        if (!d) {
+            st = bl_fail(BL_ERR_DATA, "cannot open %s: %s", path, strerror(errno));
+            break;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+            if (de->d_name[0] == '.' || !has_png_suffix(de->d_name)) continue;
+            char full[4800];
+            snprintf(full, sizeof full, "%s/%s", path, de->d_name);
+            if (!is_file(full)) continue;
+            if (n == IDX_MAX_N) {
+                st = bl_fail(BL_ERR_DATA, "%s/%s holds more than %d images", root, split, IDX_MAX_N);
+                break;
+            }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 1024;
+                PngEntry *ne = realloc(e, (size_t)cap * sizeof *e);
+                if (!ne) {
+                    st = bl_fail(BL_ERR_RUN, "out of memory listing %s", path);
+                    break;
+                }
+                e = ne;
+            }
+            e[n].name = strdup(de->d_name);
+            e[n].path = strdup(full);
+            e[n].label = dirs[c].label;
+            n++;
+            if (!e[n - 1].name || !e[n - 1].path) {
+                st = bl_fail(BL_ERR_RUN, "out of memory listing %s", path);
+                break;
+            }
+        }
+        closedir(d);
+    }
+    if (st) {
+        free_entries(e, n);
+        return st;
+    }
+    if (n == 0) {
+        free(e);
+        return bl_fail(BL_ERR_DATA, "%s/%s has no .png files in its class folders", root, split);
+    }
+    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    *out = e;
+    *nout = n;
+    return BL_OK;
+}
+
+// Probe the first n entries: same size as (*w, *h) (set from the first file when 0), 8-bit or less; *color |= any
+// colour file.
+static Status probe_entries(const PngEntry *e, int n, int *w, int *h, int *color) {
+    for (int i = 0; i < n; i++) {
+        PngInfo info;
+        Status st = pngdir_probe(e[i].path, &info);
+        if (st) return st;
+        if (info.depth == 16)
+            return bl_fail(BL_ERR_DATA, "%s has 16-bit samples; backdoorlab images are 8-bit: save it as 8-bit",
+                           e[i].path);
+        if (!*w) {
+            *w = info.w;
+            *h = info.h;
+        } else if (info.w != *w || info.h != *h) {
+            return bl_fail(BL_ERR_DATA, "%s is %dx%d but the dataset's images are %dx%d (from %s); all images must "
+                           "have the same size: resize them first", e[i].path, info.w, info.h, *w, *h, e[0].path);
+        }
+        *color |= info.color;
+    }
+    return BL_OK;
+}
+
+static Status decode_entries(const PngEntry *e, int n, int c, int h, int w, int num_classes, Dataset *out) {
+    Status st = ds_alloc(out, n, c, h, w, num_classes);
+    if (st) return st;
+    size_t ss = (size_t)ds_sample_size(out);
+    for (int i = 0; i < n; i++) {
+        uint8_t *pix;
+        int pw, ph;
+        if ((st = pngdir_read(e[i].path, c, &pix, NULL, &pw, &ph))) break;
+        if (pw != w || ph != h) { // changed since the probe
+            bl_free(pix);
+            st = bl_fail(BL_ERR_DATA, "%s is %dx%d, expected %dx%d", e[i].path, pw, ph, w, h);
+            break;
+        }
+        memcpy(out->images + (size_t)i * ss, pix, ss);
+        bl_free(pix);
+        out->labels[i] = (uint8_t)e[i].label;
+    }
+    if (st) ds_free(out);
+    return st;
+}
+
+static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
+    crypto_hash_sha256_update(h, d->images, (unsigned long long)d->n * (unsigned long long)ds_sample_size(d));
+    crypto_hash_sha256_update(h, d->labels, (unsigned long long)d->n);
+}
+
+Status dataset_load_png_dir(const char *path, int train_subset, int test_subset, DatasetPair *out) {
+    memset(out, 0, sizeof *out);
+    if (!path || !*path) return bl_fail(BL_ERR_USAGE, "PNG dataset folder not given (dataset = png:PATH)");
+    if (train_subset < 0 || test_subset < 0)
+        return bl_fail(BL_ERR_USAGE, "dataset subset sizes must be >= 0 (got %d and %d)", train_subset, test_subset);
+    ClassDir *tr = calloc(256, sizeof *tr), *te = calloc(256, sizeof *te);
+    PngEntry *etr = NULL, *ete = NULL;
+    int ntr = 0, nte = 0, nftr = 0, nfte = 0, k = 0, w = 0, h = 0, color = 0;
+    int usetr = 0, usete = 0; // how many of the listed files are decoded (the subsets)
+    DatasetPair p;
+    memset(&p, 0, sizeof p);
+    Status st = tr && te ? BL_OK : bl_fail(BL_ERR_RUN, "out of memory");
+    if (!st) st = list_classes(path, "train", tr, &ntr);
+    if (!st) st = list_classes(path, "test", te, &nte);
+    if (!st) st = assign_labels(path, tr, ntr, te, nte, &k);
+    if (!st && k < 2)
+        st = bl_fail(BL_ERR_DATA, "PNG dataset %s has only %d class; classification needs at least 2", path, k);
+    if (!st) st = list_files(path, "train", tr, ntr, &etr, &nftr);
+    if (!st) st = list_files(path, "test", te, nte, &ete, &nfte);
+    if (!st) {
+        usetr = train_subset > 0 && train_subset < nftr ? train_subset : nftr;
+        usete = test_subset > 0 && test_subset < nfte ? test_subset : nfte;
+        st = probe_entries(etr, usetr, &w, &h, &color);
+    }
+    if (!st) st = probe_entries(ete, usete, &w, &h, &color);
+    if (!st) st = decode_entries(etr, usetr, color ? 3 : 1, h, w, k, &p.train);
+    if (!st) st = decode_entries(ete, usete, color ? 3 : 1, h, w, k, &p.test);
+    if (!st && sodium_init() < 0) st = bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
+    if (!st) {
+        crypto_hash_sha256_state hs;
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_init(&hs);
+        hash_ds(&hs, &p.train);
+        hash_ds(&hs, &p.test);
+        crypto_hash_sha256_final(&hs, digest);
+        sodium_bin2hex(p.sha256_hex, sizeof p.sha256_hex, digest, sizeof digest);
+        snprintf(p.source, sizeof p.source, "png:%s", path);
+        *out = p;
+    } else {
+        ds_pair_free(&p);
+    }
+    free(tr);
+    free(te);
+    if (etr) free_entries(etr, nftr);
+    if (ete) free_entries(ete, nfte);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------- tree writer
+
+Status dataset_write_png_dir(const char *dir, const char *split, const Dataset *d) {
+    if (d->c != 1 && d->c != 3)
+        return bl_fail(BL_ERR_USAGE, "cannot write %d-channel images as PNG (1 or 3 channels)", d->c);
+    int maxi = 0;
+    for (int i = 0; i < d->n; i++) maxi = BL_MAX(maxi, d->orig_index[i]);
+    int digits = 5;
+    for (long v = 100000; v <= maxi; v *= 10) digits++;
+    char path[4400];
+    int made[256] = {0};
+    size_t hw = (size_t)d->h * d->w, ss = (size_t)ds_sample_size(d);
+    uint8_t *rgb = d->c == 3 ? bl_alloc(ss) : NULL; // (h, w, 3) interleaved copy of one image
+    if (d->c == 3 && !rgb) return BL_ERR_RUN;
+    Status st = BL_OK;
+    for (int i = 0; i < d->n && !st; i++) {
+        int y = d->labels[i];
+        if (!made[y]) {
+            snprintf(path, sizeof path, "%s/%s/%d", dir, split, y);
+            if ((st = ensure_dir(path))) break;
+            made[y] = 1;
+        }
+        if ((size_t)snprintf(path, sizeof path, "%s/%s/%d/%0*d.png", dir, split, y, digits, d->orig_index[i]) >=
+            sizeof path) {
+            st = bl_fail(BL_ERR_USAGE, "output path too long: %s", dir);
+            break;
+        }
+        const uint8_t *img = d->images + (size_t)i * ss; // (c, h, w)
+        if (d->c == 1) {
+            st = png_write_gray(path, img, d->w, d->h);
+        } else {
+            for (size_t p = 0; p < hw; p++)
+                for (int ch = 0; ch < 3; ch++) rgb[p * 3 + (size_t)ch] = img[(size_t)ch * hw + p];
+            st = png_write_rgb(path, rgb, d->w, d->h);
+        }
+    }
+    bl_free(rgb);
+    return st;
+}
+
+Status dataset_load(const char *name, const char *path, int train_subset, int test_subset, DatasetPair *out) {
+    memset(out, 0, sizeof *out);
+    if (name && !strcmp(name, "png")) return dataset_load_png_dir(path, train_subset, test_subset, out);
+    const char *dir = path && *path ? path : dataset_default_dir(name);
+    if (!dir) return bl_fail(BL_ERR_USAGE, "unknown dataset '%s' and no folder given", name ? name : "");
+    return dataset_load_dir(dir, train_subset, test_subset, out);
+}

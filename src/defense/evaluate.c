@@ -1,0 +1,599 @@
+// evaluate.c: the evaluator. Runs a defence with a DefenseContext that holds no ground truth, then scores its
+// output against poison.csv and the triggered test set. See evaluate.h for the metrics.
+#include "defense/evaluate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attack/registry.h"
+#include "core/rng.h"
+#include "eval/metrics.h"
+#include "io/results.h"
+
+// ---------------------------------------------------------------------------------------------------------
+// Metrics
+
+typedef struct {
+    float s;   // score (NaN mapped to -inf)
+    uint8_t y; // positive?
+} ScoredItem;
+
+static int cmp_scored(const void *a, const void *b) {
+    float x = ((const ScoredItem *)a)->s, y = ((const ScoredItem *)b)->s;
+    return (x > y) - (x < y);
+}
+
+double eval_auroc(const float *score, const uint8_t *positive, int n) {
+    long npos = 0, nneg = 0;
+    for (int i = 0; i < n; i++) positive[i] ? npos++ : nneg++;
+    if (npos == 0 || nneg == 0) return NAN;
+    ScoredItem *it = malloc((size_t)n * sizeof *it);
+    if (!it) return NAN;
+    for (int i = 0; i < n; i++) {
+        it[i].s = isnan(score[i]) ? -INFINITY : score[i];
+        it[i].y = positive[i] != 0;
+    }
+    qsort(it, (size_t)n, sizeof *it, cmp_scored);
+    // sum of the positives' ranks, tied groups sharing their mean rank (1-based)
+    double rank_sum = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && it[j + 1].s == it[i].s) j++;
+        double mid = 0.5 * ((i + 1) + (j + 1));
+        for (int t = i; t <= j; t++)
+            if (it[t].y) rank_sum += mid;
+        i = j + 1;
+    }
+    free(it);
+    return (rank_sum - 0.5 * (double)npos * (npos + 1)) / ((double)npos * nneg);
+}
+
+DetectionCounts eval_detection(const uint8_t *flag, const uint8_t *truth, int n) {
+    DetectionCounts c;
+    memset(&c, 0, sizeof c);
+    for (int i = 0; i < n; i++) {
+        if (truth[i]) flag[i] ? c.tp++ : c.fn++;
+        else flag[i] ? c.fp++ : c.tn++;
+    }
+    Proportion tpr = proportion_make(c.tp, c.tp + c.fn), fpr = proportion_make(c.fp, c.fp + c.tn);
+    c.tpr = tpr.p, c.tpr_lo = tpr.lo, c.tpr_hi = tpr.hi;
+    c.fpr = fpr.p, c.fpr_lo = fpr.lo, c.fpr_hi = fpr.hi;
+    c.precision = c.tp + c.fp ? (double)c.tp / (double)(c.tp + c.fp) : 0;
+    c.f1 = c.precision + c.tpr > 0 ? 2 * c.precision * c.tpr / (c.precision + c.tpr) : 0;
+    return c;
+}
+
+double eval_der(double ca_before, double ca_after, double asr_before, double asr_after) {
+    return (fmax(0, asr_before - asr_after) - fmax(0, ca_before - ca_after) + 1) / 2;
+}
+
+Status eval_read_poison_csv(const char *path, const Dataset *train, uint8_t *is_poison, int *count) {
+    *count = 0;
+    memset(is_poison, 0, (size_t)train->n);
+    FILE *f = fopen(path, "r");
+    if (!f) return bl_fail(BL_ERR_DATA, "%s: cannot open the poison manifest: %s", path, strerror(errno));
+    int max_orig = -1;
+    for (int i = 0; i < train->n; i++) max_orig = BL_MAX(max_orig, train->orig_index[i]);
+    int *where = malloc((size_t)(max_orig + 2) * sizeof(int));
+    if (!where) {
+        fclose(f);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    for (int i = 0; i <= max_orig; i++) where[i] = -1;
+    for (int i = 0; i < train->n; i++) where[train->orig_index[i]] = i;
+    char line[256];
+    Status st = BL_OK;
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno == 1) {
+            if (strncmp(line, "index,", 6) != 0) {
+                st = bl_fail(BL_ERR_DATA, "%s:1: expected the header 'index,original_label,new_label'", path);
+                break;
+            }
+            continue;
+        }
+        if (line[0] == '\n' || line[0] == 0) continue;
+        char *end;
+        errno = 0;
+        long idx = strtol(line, &end, 10);
+        if (end == line || *end != ',' || errno || idx < 0 || idx > max_orig || where[idx] < 0) {
+            st = bl_fail(BL_ERR_DATA, "%s:%d: index '%.*s' is not a sample of this run's training set", path,
+                         lineno, (int)strcspn(line, ",\n"), line);
+            break;
+        }
+        is_poison[where[idx]] = 1;
+        (*count)++;
+    }
+    free(where);
+    fclose(f);
+    return st;
+}
+
+int eval_trigger_mask(const Dataset *test, const Dataset *triggered, uint8_t *mask) {
+    if (!test || !triggered || test->n != triggered->n || test->n < 1 || test->c != triggered->c ||
+        test->h != triggered->h || test->w != triggered->w)
+        return 0;
+    const int hw = test->h * test->w, sz = ds_sample_size(test);
+    int *cnt = calloc((size_t)hw, sizeof(int));
+    if (!cnt) return 0;
+    for (int i = 0; i < test->n; i++) {
+        const uint8_t *a = test->images + (size_t)i * sz, *b = triggered->images + (size_t)i * sz;
+        for (int p = 0; p < hw; p++) {
+            int diff = 0;
+            for (int ch = 0; ch < test->c; ch++) diff |= a[ch * hw + p] != b[ch * hw + p];
+            cnt[p] += diff;
+        }
+    }
+    int set = 0;
+    for (int p = 0; p < hw; p++) set += mask[p] = 2 * cnt[p] >= test->n;
+    free(cnt);
+    return set;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A growing text buffer for the CSV files.
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} Text;
+
+static void text_printf(Text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(Text *t, const char *fmt, ...) {
+    if (t->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return;
+        if (t->s && t->len + (size_t)k < t->cap) {
+            t->len += (size_t)k;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)k + 1) * 2;
+        char *p = realloc(t->s, cap);
+        if (!p) {
+            t->oom = 1;
+            return;
+        }
+        t->s = p, t->cap = cap;
+    }
+}
+
+static Status text_write(Text *t, const char *dir, const char *file) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    Status st = t->oom ? bl_fail(BL_ERR_RUN, "%s: out of memory", path) : write_file_atomic(path, t->s ? t->s : "", t->len);
+    free(t->s);
+    memset(t, 0, sizeof *t);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON helpers
+
+// A number, or null when it is not finite (an undefined rate, an AUROC without positives).
+static void add_num(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+static void frr_key(double frr, char *buf, size_t n) { snprintf(buf, n, "%g", frr); }
+
+// ---------------------------------------------------------------------------------------------------------
+// The inputs an input-level detector screens: clean test images and triggered ones (for all2one, of classes
+// other than the target: those are the attack's inputs), picked with a seeded stream, shuffled together, labels
+// zeroed.
+
+void eval_inputs_free(EvalInputs *s) {
+    ds_free(&s->set);
+    free(s->triggered);
+    free(s->test_index);
+    memset(s, 0, sizeof *s);
+}
+
+Status eval_make_inputs(const DefenseRunData *rd, EvalInputs *out) {
+    memset(out, 0, sizeof *out);
+    const Dataset *test = rd->test, *trig = rd->triggered_test;
+    if (!test || !trig || test->n != trig->n)
+        return bl_fail(BL_ERR_USAGE, "input-level evaluation needs the clean and the triggered test sets");
+    int n = test->n, *cl = malloc((size_t)n * sizeof(int)), *tr = malloc((size_t)n * sizeof(int)), ntr = 0;
+    if (!cl || !tr) {
+        free(cl);
+        free(tr);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        cl[i] = i;
+        if (!(rd->attack && rd->attack->label_mode == LABEL_ALL2ONE && test->labels[i] == rd->attack->target))
+            tr[ntr++] = i;
+    }
+    Rng r = rng_stream(rd->seed, "detect-inputs");
+    rng_shuffle_int(&r, cl, n);
+    rng_shuffle_int(&r, tr, ntr);
+    int nc = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, n) : n;
+    int nt = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, ntr) : ntr;
+    int total = nc + nt, *order = malloc((size_t)total * sizeof(int));
+    Status st = order ? ds_alloc(&out->set, total, test->c, test->h, test->w, test->num_classes)
+                      : bl_fail(BL_ERR_RUN, "out of memory");
+    out->triggered = malloc((size_t)total);
+    out->test_index = malloc((size_t)total * sizeof(int));
+    if (!st && (!out->triggered || !out->test_index)) st = bl_fail(BL_ERR_RUN, "out of memory");
+    if (!st) {
+        for (int i = 0; i < total; i++) order[i] = i;
+        rng_shuffle_int(&r, order, total); // position says nothing about which inputs are triggered
+        const int sz = ds_sample_size(test);
+        for (int k = 0; k < total; k++) {
+            int is_trig = order[k] >= nc, ti = is_trig ? tr[order[k] - nc] : cl[order[k]];
+            memcpy(out->set.images + (size_t)k * sz, (is_trig ? trig : test)->images + (size_t)ti * sz, (size_t)sz);
+            out->set.labels[k] = 0;         // the defender does not know the labels
+            out->set.orig_index[k] = k;     // nor where the input came from
+            out->triggered[k] = (uint8_t)is_trig;
+            out->test_index[k] = ti;
+        }
+        out->n_clean = nc, out->n_trig = nt;
+    }
+    free(cl);
+    free(tr);
+    free(order);
+    if (st) eval_inputs_free(out);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Evaluation of one DefenseResult. Each writes its keys into o and its rows into csv.
+
+static void eval_samples(const DefenseResult *r, const Dataset *train, const uint8_t *is_poison, cJSON *o,
+                         Text *csv) {
+    const int n = train->n;
+    long nan_scores = 0;
+    for (int i = 0; i < n; i++) nan_scores += isnan(r->sample_score[i]);
+    DetectionCounts c = eval_detection(r->sample_flag, is_poison, n);
+    long npois = c.tp + c.fn;
+    cJSON_AddNumberToObject(o, "tp", (double)c.tp);
+    cJSON_AddNumberToObject(o, "fp", (double)c.fp);
+    cJSON_AddNumberToObject(o, "tn", (double)c.tn);
+    cJSON_AddNumberToObject(o, "fn", (double)c.fn);
+    add_num(o, "tpr", npois ? c.tpr : NAN);
+    add_num(o, "fpr", c.fp + c.tn ? c.fpr : NAN);
+    add_num(o, "precision", c.tp + c.fp ? c.precision : NAN);
+    add_num(o, "f1", npois ? c.f1 : NAN);
+    add_num(o, "auroc", eval_auroc(r->sample_score, is_poison, n));
+    cJSON_AddNumberToObject(o, "flagged", (double)(c.tp + c.fp));
+    cJSON_AddNumberToObject(o, "poisoned", (double)npois);
+    cJSON_AddNumberToObject(o, "samples", n);
+    if (npois) {
+        cJSON *ci = cJSON_AddArrayToObject(o, "tpr_wilson95");
+        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_lo));
+        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_hi));
+    }
+    if (c.fp + c.tn) {
+        cJSON *ci = cJSON_AddArrayToObject(o, "fpr_wilson95");
+        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_lo));
+        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_hi));
+    }
+    if (nan_scores) cJSON_AddNumberToObject(o, "nan_scores", (double)nan_scores);
+    // per label as the defender sees it (the poisoned label)
+    int K = BL_MAX(1, BL_MIN(train->num_classes, 256));
+    long cnt[256] = {0}, pois[256] = {0}, flg[256] = {0}, tp[256] = {0};
+    for (int i = 0; i < n; i++) {
+        int y = train->labels[i] < K ? train->labels[i] : K - 1;
+        cnt[y]++, pois[y] += is_poison[i], flg[y] += r->sample_flag[i] != 0, tp[y] += is_poison[i] && r->sample_flag[i];
+    }
+    cJSON *pl = cJSON_AddArrayToObject(o, "per_label");
+    float *ls = malloc((size_t)BL_MAX(n, 1) * sizeof(float));
+    uint8_t *ly = malloc((size_t)BL_MAX(n, 1));
+    for (int k = 0; k < K; k++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "label", k);
+        cJSON_AddNumberToObject(e, "n", (double)cnt[k]);
+        cJSON_AddNumberToObject(e, "poisoned", (double)pois[k]);
+        cJSON_AddNumberToObject(e, "flagged", (double)flg[k]);
+        cJSON_AddNumberToObject(e, "true_positives", (double)tp[k]);
+        if (ls && ly && pois[k] && pois[k] < cnt[k]) { // the ranking inside the label (what per-label rules use)
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (train->labels[i] == k) ls[m] = r->sample_score[i], ly[m++] = is_poison[i];
+            add_num(e, "auroc", eval_auroc(ls, ly, m));
+        }
+        cJSON_AddItemToArray(pl, e);
+    }
+    free(ls);
+    free(ly);
+    text_printf(csv, "position,orig_index,label,score,flag,poisoned\n");
+    for (int i = 0; i < n; i++)
+        text_printf(csv, "%d,%d,%d,%.9g,%d,%d\n", i, train->orig_index[i], train->labels[i], r->sample_score[i],
+                    r->sample_flag[i] != 0, is_poison[i]);
+}
+
+static void eval_inputs(const DefenseResult *r, const EvalInputs *in, cJSON *o, Text *csv) {
+    const int n = in->set.n;
+    cJSON_AddNumberToObject(o, "clean_inputs", in->n_clean);
+    cJSON_AddNumberToObject(o, "triggered_inputs", in->n_trig);
+    add_num(o, "auroc", eval_auroc(r->input_score, in->triggered, n));
+    cJSON *far = cJSON_AddObjectToObject(o, "far_at_frr"), *frr = cJSON_AddObjectToObject(o, "frr_actual");
+    cJSON *thr = cJSON_AddObjectToObject(o, "thresholds");
+    cJSON *tpr = cJSON_AddObjectToObject(o, "tpr_at_frr");
+    for (int f = 0; f < DEFENSE_NFRR; f++) {
+        long acc_trig = 0, rej_clean = 0;
+        for (int i = 0; i < n; i++) {
+            int flagged = r->input_score[i] > r->thresholds[f]; // NaN scores are never flagged
+            if (in->triggered[i]) acc_trig += !flagged;
+            else rej_clean += flagged;
+        }
+        char key[32];
+        frr_key(defense_frr_targets[f], key, sizeof key);
+        add_num(far, key, in->n_trig ? (double)acc_trig / in->n_trig : NAN);
+        add_num(tpr, key, in->n_trig ? 1 - (double)acc_trig / in->n_trig : NAN);
+        add_num(frr, key, in->n_clean ? (double)rej_clean / in->n_clean : NAN);
+        add_num(thr, key, r->thresholds[f]);
+    }
+    text_printf(csv, "input,test_index,triggered,score");
+    for (int f = 0; f < DEFENSE_NFRR; f++) text_printf(csv, ",flag_frr_%g", defense_frr_targets[f]);
+    text_printf(csv, "\n");
+    for (int i = 0; i < n; i++) {
+        text_printf(csv, "%d,%d,%d,%.9g", i, in->test_index[i], in->triggered[i], r->input_score[i]);
+        for (int f = 0; f < DEFENSE_NFRR; f++) text_printf(csv, ",%d", r->input_score[i] > r->thresholds[f]);
+        text_printf(csv, "\n");
+    }
+}
+
+static void eval_model_level(const DefenseResult *r, const DefenseRunData *rd, int backdoored, cJSON *o,
+                             Text *csv) {
+    const int K = r->num_labels;
+    cJSON *fl = cJSON_AddArrayToObject(o, "flagged_labels");
+    for (int i = 0; i < r->nflagged && i < 256; i++) cJSON_AddItemToArray(fl, cJSON_CreateNumber(r->flagged[i]));
+    cJSON *ai = cJSON_AddArrayToObject(o, "anomaly_index"), *ls = cJSON_AddArrayToObject(o, "label_stat");
+    double max_ai = -INFINITY;
+    for (int k = 0; k < K; k++) {
+        double a = r->anomaly_index ? r->anomaly_index[k] : NAN, s = r->label_stat ? r->label_stat[k] : NAN;
+        cJSON_AddItemToArray(ai, isfinite(a) ? cJSON_CreateNumber(a) : cJSON_CreateNull());
+        cJSON_AddItemToArray(ls, isfinite(s) ? cJSON_CreateNumber(s) : cJSON_CreateNull());
+        if (isfinite(a)) max_ai = fmax(max_ai, a);
+    }
+    add_num(o, "max_anomaly_index", max_ai);
+    const AttackSpec *a = rd->attack;
+    if (a && a->enabled && a->label_mode == LABEL_ALL2ONE) {
+        int t = a->target, found = 0;
+        for (int i = 0; i < r->nflagged && i < 256; i++) found |= r->flagged[i] == t;
+        cJSON_AddNumberToObject(o, "target", t);
+        // on the clean model there is no backdoor to find: "found" there is a false alarm on the target label
+        cJSON_AddBoolToObject(o, "target_found", found);
+        if (r->reversed_mask && t < K && rd->test) {
+            int hw = rd->test->h * rd->test->w;
+            uint8_t *tm = malloc((size_t)hw);
+            if (tm && eval_trigger_mask(rd->test, rd->triggered_test, tm) > 0) {
+                const float *m = r->reversed_mask + (size_t)t * hw;
+                long inter = 0, uni = 0;
+                double smin = 0, smax = 0;
+                for (int p = 0; p < hw; p++) {
+                    int b = m[p] >= 0.5f;
+                    inter += b && tm[p], uni += b || tm[p];
+                    smin += fmin(m[p], tm[p]), smax += fmax(m[p], tm[p]);
+                }
+                add_num(o, "trigger_jaccard", uni ? (double)inter / uni : 0);
+                add_num(o, "trigger_soft_jaccard", smax > 0 ? smin / smax : 0);
+            }
+            free(tm);
+        }
+    } else {
+        cJSON_AddNullToObject(o, "target_found"); // all2all has no single target label
+    }
+    (void)backdoored;
+    text_printf(csv, "label,stat,anomaly_index,flagged\n");
+    for (int k = 0; k < K; k++) {
+        int f = 0;
+        for (int i = 0; i < r->nflagged && i < 256; i++) f |= r->flagged[i] == k;
+        text_printf(csv, "%d,%.9g,%.9g,%d\n", k, r->label_stat ? r->label_stat[k] : NAN,
+                    r->anomaly_index ? r->anomaly_index[k] : NAN, f);
+    }
+}
+
+// CA / ASR / RA of a model on the test set and its triggered copy.
+static Status model_metrics(Model *m, const DefenseRunData *rd, Metrics *mt) {
+    const Dataset *test = rd->test;
+    int attack = rd->attack && rd->attack->enabled && rd->triggered_test;
+    uint8_t *pred = malloc((size_t)test->n), *tpred = attack ? malloc((size_t)test->n) : NULL;
+    if (!pred || (attack && !tpred)) {
+        free(pred);
+        free(tpred);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    predict(m, test, pred, NULL);
+    if (attack) predict(m, rd->triggered_test, tpred, NULL);
+    Status st = metrics_compute(test->labels, pred, tpred, test->n, test->num_classes, attack ? rd->attack : NULL, mt);
+    free(pred);
+    free(tpred);
+    return st;
+}
+
+static void eval_mitigation(const DefenseResult *r, const DefenseRunData *rd, const Metrics *before, cJSON *o,
+                            Text *csv) {
+    cJSON_AddNumberToObject(o, "ca_before", before->ca.p);
+    add_num(o, "asr_before", before->has_attack ? before->asr.p : NAN);
+    add_num(o, "ra_before", before->has_attack ? before->ra.p : NAN);
+    text_printf(csv, "stage,ca,asr,ra\nbefore,%.6f,%.6f,%.6f\n", before->ca.p, before->asr.p, before->ra.p);
+    if (!r->repaired) {
+        cJSON_AddNullToObject(o, "ca_after");
+        cJSON_AddNullToObject(o, "asr_after");
+        cJSON_AddNullToObject(o, "ra_after");
+        cJSON_AddNullToObject(o, "der");
+        return;
+    }
+    Metrics after;
+    if (model_metrics(r->repaired, rd, &after)) {
+        cJSON_AddStringToObject(o, "error", bl_errmsg());
+        return;
+    }
+    cJSON_AddNumberToObject(o, "ca_after", after.ca.p);
+    add_num(o, "asr_after", after.has_attack ? after.asr.p : NAN);
+    add_num(o, "ra_after", after.has_attack ? after.ra.p : NAN);
+    add_num(o, "der", after.has_attack ? eval_der(before->ca.p, after.ca.p, before->asr.p, after.asr.p) : NAN);
+    cJSON *iv = cJSON_AddObjectToObject(o, "ca_after_wilson95");
+    cJSON_AddNumberToObject(iv, "lo", after.ca.lo);
+    cJSON_AddNumberToObject(iv, "hi", after.ca.hi);
+    if (after.has_attack) {
+        iv = cJSON_AddObjectToObject(o, "asr_after_wilson95");
+        cJSON_AddNumberToObject(iv, "lo", after.asr.lo);
+        cJSON_AddNumberToObject(iv, "hi", after.asr.hi);
+    }
+    text_printf(csv, "after,%.6f,%.6f,%.6f\n", after.ca.p, after.asr.p, after.ra.p);
+    metrics_free(&after);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One side (backdoored or clean model): run the defence, evaluate, write its CSV.
+
+typedef struct {
+    const DefenseOps *ops;
+    const DefenseParams *params;
+    const DefenseRunData *rd;
+    const EvalInputs *inputs; // DEF_INPUTS only
+    const char *out_dir;
+} Side;
+
+static Status run_side(const Side *sd, Model *m, const Dataset *train, const uint8_t *is_poison, int backdoored,
+                       const char *own_dir, const char *csv_name, cJSON *o) {
+    const DefenseRunData *rd = sd->rd;
+    Metrics before;
+    int have_before = 0;
+    Status st = BL_OK;
+    if (sd->ops->level == DEF_MITIGATION) { // measured before the defence touches anything
+        if ((st = model_metrics(m, rd, &before))) return st;
+        have_before = 1;
+    }
+    // The defence gets a model it may run but must not change: keep a copy of the weights to check.
+    float *saved = malloc(m->nparams * sizeof(float));
+    if (!saved) {
+        if (have_before) metrics_free(&before);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    memcpy(saved, m->params, m->nparams * sizeof(float));
+    DefenseContext ctx = {.model = m, .train = train, .clean = rd->defender,
+                          .inputs = sd->ops->level == DEF_INPUTS ? &sd->inputs->set : NULL,
+                          .train_opts = rd->train_opts, .model_desc = rd->model_desc, .seed = rd->seed,
+                          .params = sd->params, .out_dir = own_dir, .progress = rd->progress};
+    DefenseResult res;
+    memset(&res, 0, sizeof res);
+    double t0 = bl_now();
+    st = sd->ops->run(&ctx, &res);
+    double secs = bl_now() - t0;
+    if (memcmp(saved, m->params, m->nparams * sizeof(float))) {
+        memcpy(m->params, saved, m->nparams * sizeof(float));
+        defense_note(&res, "the defence changed the weights of the model it was given (restored; a mitigation "
+                           "must repair a copy)");
+    }
+    free(saved);
+    if (st) {
+        bl_fail_ctx(st, "defence '%s' on the %s model", sd->ops->name, backdoored ? "backdoored" : "clean");
+        goto done;
+    }
+    // check the result has what its level promises before reading it
+    const char *missing = NULL;
+    if (sd->ops->level == DEF_SAMPLES && (!res.sample_score || !res.sample_flag)) missing = "sample scores and flags";
+    if (sd->ops->level == DEF_INPUTS && !res.input_score) missing = "input scores";
+    if (sd->ops->level == DEF_MODEL && (res.num_labels < 1 || res.num_labels > 256 || res.nflagged < 0))
+        missing = "per-label statistics";
+    if (missing) {
+        st = bl_fail(BL_ERR_RUN, "defence '%s' returned no %s (a bug in the defence)", sd->ops->name, missing);
+        goto done;
+    }
+    cJSON_AddNumberToObject(o, "seconds", secs);
+    Text csv = {0};
+    if (res.sample_score && res.sample_flag) eval_samples(&res, train, is_poison, o, &csv);
+    if (sd->ops->level == DEF_INPUTS) eval_inputs(&res, sd->inputs, o, &csv);
+    if (sd->ops->level == DEF_MODEL) eval_model_level(&res, rd, backdoored, o, &csv);
+    if (sd->ops->level == DEF_MITIGATION) eval_mitigation(&res, rd, &before, o, &csv);
+    cJSON_AddStringToObject(o, "notes", res.notes);
+    if (res.extra_json) {
+        cJSON_AddItemToObject(o, "extra", (cJSON *)res.extra_json);
+        res.extra_json = NULL;
+    }
+    st = text_write(&csv, sd->out_dir, csv_name);
+done:
+    if (have_before) metrics_free(&before);
+    defense_result_free(&res);
+    return st;
+}
+
+// "badnets square 3x3 at bottom-right -> class 0 (all2one), 5130 poisoned"
+static const char *attack_desc(const AttackSpec *a, int npois, char *buf, size_t n) {
+    if (!a || !a->enabled) {
+        snprintf(buf, n, "none");
+        return buf;
+    }
+    char what[224];
+    attack_describe(a, what, sizeof what);
+    snprintf(buf, n, "%s, %d poisoned", what, npois);
+    return buf;
+}
+
+Status defense_run_and_evaluate(const char *name, const char *const *settings, const DefenseRunData *rd,
+                                const char *out_dir, cJSON *metrics_defenses, cJSON **summary_out) {
+    if (summary_out) *summary_out = NULL;
+    const DefenseOps *ops = defense_find(name);
+    if (!ops) return bl_fail(BL_ERR_USAGE, "unknown defence '%s' (known: %s)", name ? name : "", defense_known_names());
+    if (!rd || !rd->backdoor || !rd->train || !rd->defender || !rd->test)
+        return bl_fail(BL_ERR_USAGE, "defence '%s': the run data is incomplete", name);
+    DefenseParams params;
+    Status st = defense_params_resolve(ops, settings, &params);
+    if (st) return st;
+    if ((st = ensure_dir(out_dir))) return st;
+    char clean_dir[4400];
+    snprintf(clean_dir, sizeof clean_dir, "%s/clean", out_dir);
+    if (rd->clean && (st = ensure_dir(clean_dir))) return st;
+
+    uint8_t *is_poison = calloc((size_t)BL_MAX(1, rd->train->n), 1);
+    uint8_t *no_poison = calloc((size_t)BL_MAX(1, rd->train_clean ? rd->train_clean->n : 1), 1);
+    EvalInputs inputs;
+    memset(&inputs, 0, sizeof inputs);
+    cJSON *sum = cJSON_CreateObject();
+    if (!is_poison || !no_poison || !sum) {
+        st = bl_fail(BL_ERR_RUN, "out of memory");
+        goto done;
+    }
+    int npois = 0;
+    if (rd->poison_csv && (st = eval_read_poison_csv(rd->poison_csv, rd->train, is_poison, &npois))) goto done;
+    if (ops->level == DEF_INPUTS && (st = eval_make_inputs(rd, &inputs))) goto done;
+
+    char desc[320];
+    cJSON_AddStringToObject(sum, "defense", ops->name);
+    cJSON_AddStringToObject(sum, "level", defense_level_name(ops->level));
+    cJSON_AddStringToObject(sum, "attack", attack_desc(rd->attack, npois, desc, sizeof desc));
+    cJSON *pj = cJSON_AddObjectToObject(sum, "params");
+    for (int i = 0; i < ops->nparams; i++) cJSON_AddNumberToObject(pj, ops->params[i].key, params.value[i]);
+    if (rd->backdoor_sha256) cJSON_AddStringToObject(sum, "model_sha256", rd->backdoor_sha256);
+    Side sd = {ops, &params, rd, &inputs, out_dir};
+    if ((st = run_side(&sd, rd->backdoor, rd->train, is_poison, 1, out_dir, "scores.csv", sum))) goto done;
+    if (rd->clean) {
+        cJSON *cm = cJSON_AddObjectToObject(sum, "clean_model");
+        if (rd->clean_sha256) cJSON_AddStringToObject(cm, "model_sha256", rd->clean_sha256);
+        const Dataset *ctrain = rd->train_clean ? rd->train_clean : rd->train;
+        if ((st = run_side(&sd, rd->clean, ctrain, rd->train_clean ? no_poison : is_poison, 0, clean_dir,
+                           "scores-clean.csv", cm)))
+            goto done;
+    } else {
+        cJSON_AddNullToObject(sum, "clean_model");
+    }
+    char path[4400];
+    snprintf(path, sizeof path, "%s/summary.json", out_dir);
+    if ((st = json_write_atomic(path, sum))) goto done;
+    if (metrics_defenses) {
+        cJSON_DeleteItemFromObject(metrics_defenses, ops->name);
+        cJSON_AddItemToObject(metrics_defenses, ops->name, cJSON_Duplicate(sum, 1));
+    }
+done:
+    free(is_poison);
+    free(no_poison);
+    eval_inputs_free(&inputs);
+    if (!st && summary_out) *summary_out = sum;
+    else cJSON_Delete(sum);
+    return st;
+}

@@ -1,0 +1,95 @@
+// mitigate.h: pieces shared by Neural Cleanse and the four mitigations (filter-retrain, fine-tune, fine-prune,
+// nc-unlearn). Private to src/defense (the registry only sees the DefenseOps); tests/test_mitigation.c calls
+// them directly to check each step on its own.
+//
+// Every mitigation works on a copy of the model under test and splits the defender's clean data into a tuning
+// part (what fine-tuning trains on) and a validation part (what every stopping rule and guard measures), so a
+// guard never grades a model on the images it was just fitted to. Nothing here can see the test set.
+#ifndef BL_MITIGATE_H
+#define BL_MITIGATE_H
+
+#include <stdint.h>
+
+#include "defense/defense.h"
+
+// ---- Neural Cleanse (neural_cleanse.c) ----
+
+// How one reverse-engineering run is driven. Defaults and meaning follow the official code (visualizer.py).
+typedef struct {
+    int steps;               // optimisation steps per label; λ and the early stop move once per step
+    int batches_per_step;    // mini-batches in one step (official: NB_SAMPLE / BATCH = 1000 / 32 ≈ 31)
+    int batch;               // mini-batch size (official 32)
+    double lr;               // Adam learning rate (official 0.1; betas 0.5, 0.9)
+    double init_cost;        // λ once the attack first succeeds `patience` steps in a row (official 1e-3)
+    double succ_threshold;   // attack success rate a reversed trigger must reach (official 0.99)
+    int patience;            // steps of success (failure) before λ goes up (down)
+    double cost_multiplier;  // λ *= m going up, λ /= m^1.5 going down (official 2, ART 1.5)
+    int early_stop_patience; // stop after this many steps without an L1 improvement, once λ moved both ways; 0 = off
+    int progress;            // progress line on stderr
+} NcSettings;
+
+// Per-label outcome of nc_reverse_all.
+typedef struct {
+    int K;              // labels reversed
+    int c, h, w;        // input shape
+    float *mask;        // (K, H, W) best mask per label, in [0,1]
+    float *pattern;     // (K, C, H, W) best pattern per label, in [0,1]
+    double *l1;         // (K) L1 norm of the best mask
+    double *asr;        // (K) attack success rate of the best mask's step (of the last step if never reached)
+    int *reached;       // (K) 1 if some step reached succ_threshold (else mask = the last one, l1 is its norm)
+    int *steps_run;     // (K) steps taken before the end or the early stop
+    double *final_cost; // (K) λ at the end
+} NcReversal;
+
+// Fill s from a defence's resolved parameters (keys: steps, batches_per_step, batch, lr, init_cost,
+// succ_threshold, patience, cost_multiplier, early_stop_patience, full). full = 1 switches to the paper's budget.
+void nc_settings_from_params(const DefenseOps *ops, const DefenseParams *p, NcSettings *s);
+// Reverse a trigger for every label of m from batches of `clean` (inputs in [0,1]). Streams rng_stream(seed,
+// "neural-cleanse/<label>"), so a label's result does not depend on the others. m's params are not changed.
+Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint64_t seed, NcReversal *out);
+void nc_reversal_free(NcReversal *r);
+// MAD outlier test: ai[k] = (median - l1[k]) / (1.4826 * median|l1 - median|) (positive = smaller than the
+// median). Returns the scaled MAD (0 when degenerate: then every ai is 0 and the caller should say so).
+double nc_anomaly_index(const double *l1, int K, double *ai, double *median_out);
+// Write label<k>-mask.png, -pattern.png, -trigger.png (mask * pattern) for every label into dir, each pixel
+// upscaled `scale` times.
+Status nc_write_pngs(const char *dir, const NcReversal *r, int scale);
+// x' = (1 - m) x + m p on one uint8 image (C,H,W), rounded back to 0..255. mask (H,W), pattern (C,H,W).
+void nc_stamp(uint8_t *img, int c, int h, int w, const float *mask, const float *pattern);
+
+// ---- Shared by the mitigations (mitigate.c) ----
+
+// A heap Model with src's architecture and a copy of its weights, planned for max_batch samples.
+Status mit_clone(const Model *src, int max_batch, Model **out);
+// model_free + free (NULL is fine).
+void mit_destroy(Model *m);
+// Fraction of d that m classifies correctly (0 for an empty set).
+double mit_accuracy(Model *m, const Dataset *d);
+// Split the defender's clean data: round(val_fraction * n) samples into *val, the rest into *tune, from
+// rng_stream(seed, "<purpose>") (so the split is the defence's own, not the experiment's).
+Status mit_split(const Dataset *clean, double val_fraction, uint64_t seed, const char *purpose, Dataset *tune,
+                 Dataset *val);
+// Fine-tune m on d: SGD (momentum 0.9, the run's weight decay), cosine schedule from lr over `epochs`, the
+// run's batch size, shuffle seeded from rng_stream(seed, "<label>"). after_step (may be NULL) runs after every
+// update.
+Status mit_finetune(Model *m, const Dataset *d, const DefenseContext *ctx, int epochs, double lr, const char *label,
+                    void (*after_step)(void *, Model *), void *step_ctx);
+// Retrain from scratch, with the run's seed and training options, on the training samples whose flag is 0.
+// *out is a new heap Model (max_batch >= 64); *nkept the number of samples it was trained on.
+Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model **out, int *nkept);
+
+// ---- Fine-pruning (mitigate_prune.c) ----
+
+// Index of the last conv layer, or -1.
+int fp_last_conv(const Model *m);
+// Index into m->acts of the activation that represents the conv layer's channels: its output after any
+// directly following relu / maxpool / avgpool (the official code taps the pooled output).
+int fp_tap(const Model *m, int conv);
+// Mean activation per channel of layer `conv` over d (out: (units)), and the channels sorted ascending by it
+// (ties by channel index) into order (units).
+void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *order);
+// Zero the weights and bias of output channel ch of conv layer `conv`: its output is 0, so after the ReLU it is
+// pruned.
+void fp_zero_channel(Model *m, int conv, int ch);
+
+#endif

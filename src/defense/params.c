@@ -1,0 +1,77 @@
+// params.c: a defence's parameters: defaults from its spec table, then "key=value" overrides (from a
+// [defense.<name>] config section or `detect --set`). Unknown keys and out-of-range values are errors that name
+// the key and say what is allowed.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defense/defense.h"
+
+static int find_key(const DefenseOps *ops, const char *key, size_t len) {
+    for (int i = 0; i < ops->nparams; i++)
+        if (strlen(ops->params[i].key) == len && !strncmp(ops->params[i].key, key, len)) return i;
+    return -1;
+}
+
+static void known_keys(const DefenseOps *ops, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ops->nparams && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", ops->params[i].key);
+    if (!ops->nparams) snprintf(buf, n, "(none)");
+}
+
+Status defense_params_resolve(const DefenseOps *ops, const char *const *settings, DefenseParams *out) {
+    memset(out, 0, sizeof *out);
+    if (!ops) return bl_fail(BL_ERR_USAGE, "defence parameters: no defence given");
+    if (ops->nparams < 0 || ops->nparams > DEFENSE_MAX_PARAMS)
+        return bl_fail(BL_ERR_USAGE, "defence '%s' declares %d parameters (at most %d)", ops->name, ops->nparams,
+                       DEFENSE_MAX_PARAMS);
+    out->n = ops->nparams;
+    for (int i = 0; i < ops->nparams; i++) out->value[i] = ops->params[i].def;
+    char keys[512];
+    for (int s = 0; settings && settings[s]; s++) {
+        const char *kv = settings[s], *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+            return bl_fail(BL_ERR_USAGE, "defence '%s': setting '%s' is not key=value", ops->name, kv);
+        size_t klen = (size_t)(eq - kv);
+        while (klen > 0 && (kv[klen - 1] == ' ' || kv[klen - 1] == '\t')) klen--;
+        int i = find_key(ops, kv, klen);
+        if (i < 0) {
+            known_keys(ops, keys, sizeof keys);
+            return bl_fail(BL_ERR_USAGE, "defence '%s': unknown parameter '%.*s' (known: %s)", ops->name, (int)klen,
+                           kv, keys);
+        }
+        const char *val = eq + 1;
+        while (*val == ' ' || *val == '\t') val++;
+        char *end;
+        double v = strtod(val, &end);
+        while (*end == ' ' || *end == '\t') end++;
+        const DefenseParamSpec *p = &ops->params[i];
+        if (end == val || *end || !isfinite(v))
+            return bl_fail(BL_ERR_USAGE, "defence '%s': parameter %s: expected a number in [%g, %g], got '%s'",
+                           ops->name, p->key, p->min, p->max, val);
+        if (v < p->min || v > p->max)
+            return bl_fail(BL_ERR_USAGE, "defence '%s': parameter %s = %g is out of range [%g, %g] (%s)", ops->name,
+                           p->key, v, p->min, p->max, p->help);
+        out->value[i] = v;
+    }
+    return BL_OK;
+}
+
+double defense_param(const DefenseOps *ops, const DefenseParams *p, const char *key) {
+    int i = find_key(ops, key, strlen(key));
+    // a defence asking for a key it did not declare is a programming error; NaN makes it loud
+    return i < 0 || i >= p->n ? NAN : p->value[i];
+}
+
+void defense_params_describe(const DefenseOps *ops, char *buf, size_t n) {
+    size_t len = 0;
+    if (n) buf[0] = 0;
+    for (int i = 0; i < ops->nparams && len < n; i++) {
+        const DefenseParamSpec *p = &ops->params[i];
+        len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8g [%g, %g]  %s\n", p->key, p->def, p->min, p->max,
+                                p->help);
+    }
+}
