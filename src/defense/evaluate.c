@@ -345,8 +345,7 @@ static void eval_inputs(const DefenseResult *r, const EvalInputs *in, cJSON *o, 
     }
 }
 
-static void eval_model_level(const DefenseResult *r, const DefenseRunData *rd, int backdoored, cJSON *o,
-                             Text *csv) {
+static void eval_model_level(const DefenseResult *r, const DefenseRunData *rd, cJSON *o, Text *csv) {
     const int K = r->num_labels;
     cJSON *fl = cJSON_AddArrayToObject(o, "flagged_labels");
     for (int i = 0; i < r->nflagged && i < 256; i++) cJSON_AddItemToArray(fl, cJSON_CreateNumber(r->flagged[i]));
@@ -386,7 +385,6 @@ static void eval_model_level(const DefenseResult *r, const DefenseRunData *rd, i
     } else {
         cJSON_AddNullToObject(o, "target_found"); // all2all has no single target label
     }
-    (void)backdoored;
     text_printf(csv, "label,stat,anomaly_index,flagged\n");
     for (int k = 0; k < K; k++) {
         int f = 0;
@@ -499,7 +497,8 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
     const char *missing = NULL;
     if (sd->ops->level == DEF_SAMPLES && (!res.sample_score || !res.sample_flag)) missing = "sample scores and flags";
     if (sd->ops->level == DEF_INPUTS && !res.input_score) missing = "input scores";
-    if (sd->ops->level == DEF_MODEL && (res.num_labels < 1 || res.num_labels > 256 || res.nflagged < 0))
+    if (sd->ops->level == DEF_MODEL &&
+        (res.num_labels < 1 || res.num_labels > 256 || res.nflagged < 0 || res.nflagged > 256))
         missing = "per-label statistics";
     if (missing) {
         st = bl_fail(BL_ERR_RUN, "defence '%s' returned no %s (a bug in the defence)", sd->ops->name, missing);
@@ -509,14 +508,24 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
     Text csv = {0};
     if (res.sample_score && res.sample_flag) eval_samples(&res, train, is_poison, o, &csv);
     if (sd->ops->level == DEF_INPUTS) eval_inputs(&res, sd->inputs, o, &csv);
-    if (sd->ops->level == DEF_MODEL) eval_model_level(&res, rd, backdoored, o, &csv);
-    if (sd->ops->level == DEF_MITIGATION) eval_mitigation(&res, rd, &before, o, &csv);
+    if (sd->ops->level == DEF_MODEL) eval_model_level(&res, rd, o, &csv);
+    if (sd->ops->level == DEF_MITIGATION) { // its own small table; scores.csv holds sample flags if any
+        Text ba = {0};
+        eval_mitigation(&res, rd, &before, o, &ba);
+        char name[64];
+        snprintf(name, sizeof name, "before-after%s.csv", backdoored ? "" : "-clean");
+        if ((st = text_write(&ba, sd->out_dir, name))) {
+            free(csv.s);
+            goto done;
+        }
+    }
     cJSON_AddStringToObject(o, "notes", res.notes);
     if (res.extra_json) {
         cJSON_AddItemToObject(o, "extra", (cJSON *)res.extra_json);
         res.extra_json = NULL;
     }
-    st = text_write(&csv, sd->out_dir, csv_name);
+    st = csv.len || csv.oom ? text_write(&csv, sd->out_dir, csv_name) : BL_OK;
+    free(csv.s);
 done:
     if (have_before) metrics_free(&before);
     defense_result_free(&res);
