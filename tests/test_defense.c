@@ -251,6 +251,13 @@ static void test_ac(void **state) {
     assert_int_equal(c.fp, 0);
     assert_true(eval_auroc(r.sample_score, truth, d.n) > 0.99);
     assert_non_null(r.extra_json);
+    // the same scores at any thread count (parallel loops own disjoint outputs, sums run in a fixed order)
+    int threads = bl_max_threads();
+    bl_set_threads(1);
+    DefenseResult r1 = run_defense("ac", NULL, &m, &d, NULL, NULL, BL_OK);
+    bl_set_threads(threads);
+    assert_memory_equal(r1.sample_score, r.sample_score, (size_t)d.n * sizeof(float));
+    defense_result_free(&r1);
     defense_result_free(&r);
     const char *sil[] = {"rule=1", NULL}; // size AND silhouette: a well separated cluster passes both
     r = run_defense("ac", sil, &m, &d, NULL, NULL, BL_OK);

@@ -33,7 +33,7 @@
 typedef enum {
     K_EXP_NAME, K_EXP_SEED, K_EXP_THREADS,
     K_DATA_DATASET, K_DATA_PATH, K_DATA_CLEAN_FRACTION, K_DATA_TRAIN_SUBSET, K_DATA_TEST_SUBSET,
-    K_MODEL_LAYERS,
+    K_DATA_MANIFEST, K_MODEL_LAYERS, K_MODEL_TRUSTED_KEY,
     K_TRAIN_EPOCHS, K_TRAIN_BATCH, K_TRAIN_OPTIMIZER, K_TRAIN_LR, K_TRAIN_MOMENTUM, K_TRAIN_NESTEROV,
     K_TRAIN_WEIGHT_DECAY, K_TRAIN_BETA1, K_TRAIN_BETA2, K_TRAIN_EPS, K_TRAIN_SCHEDULE, K_TRAIN_STEP_SIZE,
     K_TRAIN_GAMMA,
@@ -51,8 +51,8 @@ static const struct {
 } cfg_keys[K_COUNT] = {
     {"experiment", "name"}, {"experiment", "seed"}, {"experiment", "threads"},
     {"data", "dataset"}, {"data", "path"}, {"data", "defender_clean_fraction"}, {"data", "train_subset"},
-    {"data", "test_subset"},
-    {"model", "layers"},
+    {"data", "test_subset"}, {"data", "dataset_manifest"},
+    {"model", "layers"}, {"model", "trusted_key"},
     {"train", "epochs"}, {"train", "batch"}, {"train", "optimizer"}, {"train", "lr"}, {"train", "momentum"},
     {"train", "nesterov"}, {"train", "weight_decay"}, {"train", "beta1"}, {"train", "beta2"}, {"train", "eps"},
     {"train", "schedule"}, {"train", "step_size"}, {"train", "gamma"},
@@ -364,6 +364,14 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
             KEY_FAIL(p, sec, key, v, "a folder path of 1..4095 characters, not starting with ';' or '#'");
         memcpy(c->data.path, v, strlen(v) + 1);
         break;
+    case K_DATA_MANIFEST:
+    case K_MODEL_TRUSTED_KEY: {
+        char *dst = k == K_DATA_MANIFEST ? c->data.manifest : c->model.trusted_key;
+        if (!*v || *v == ';' || *v == '#' || strlen(v) >= CONFIG_PATH_MAX)
+            KEY_FAIL(p, sec, key, v, "a file path of 1..4095 characters, not starting with ';' or '#'");
+        memcpy(dst, v, strlen(v) + 1);
+        break;
+    }
     case K_DATA_CLEAN_FRACTION:
         DOUBLE_IF(d >= 0.0 && d <= 0.5, c->data.defender_clean_fraction, "a number in [0,0.5]");
         break;
@@ -462,6 +470,8 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     return 1;
 }
 
+static int defense_key(CfgParse *p, const char *section, const char *name, const char *value);
+
 static int cfg_handler(void *user, const char *section, const char *name, const char *value) {
     CfgParse *p = user;
     if (p->failed) return 0;
@@ -471,6 +481,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
                        "key '%s' comes before any section; put it under [experiment], [data], [model], [train] "
                        "or [attack]",
                        name);
+    if (!strncmp(section, "defense.", 8)) return defense_key(p, section, name, value);
     int k = -1;
     for (int j = 0; j < K_COUNT; j++)
         if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, name)) k = j;
@@ -491,6 +502,44 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 }
 
 // ---------------------------------------------------------------------------------------------- reader
+
+// A [defense.<name>] header: find or add its entry (a repeated section is merged, like the others).
+static int defense_section(CfgParse *p, const char *name, size_t n) {
+    ExperimentConfig *c = p->cfg;
+    if (n >= sizeof c->defenses[0].name) return cp_fail(p, p->lineno, NULL, NULL, "defence name too long");
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
+            return cp_fail(p, p->lineno, NULL, NULL, "bad defence name in [defense.%.*s]", (int)BL_MIN(n, 40), name);
+    for (int i = 0; i < c->ndefenses; i++)
+        if (strlen(c->defenses[i].name) == n && !memcmp(c->defenses[i].name, name, n)) return 1;
+    if (c->ndefenses == CONFIG_MAX_DEFENSES)
+        return cp_fail(p, p->lineno, NULL, NULL, "more than %d [defense.*] sections", CONFIG_MAX_DEFENSES);
+    CfgDefense *d = &c->defenses[c->ndefenses++];
+    memset(d, 0, sizeof *d);
+    memcpy(d->name, name, n);
+    d->line = p->lineno;
+    return 1;
+}
+
+// A key in a [defense.<name>] section: kept as text with its line for the defence to validate.
+static int defense_key(CfgParse *p, const char *section, const char *name, const char *value) {
+    ExperimentConfig *c = p->cfg;
+    CfgDefense *d = NULL;
+    for (int i = 0; i < c->ndefenses; i++)
+        if (!strcmp(c->defenses[i].name, section + 8)) d = &c->defenses[i];
+    if (!d) return cp_fail(p, p->lineno, section, name, "internal: section not registered");
+    for (int i = 0; i < d->nkeys; i++)
+        if (!strcmp(d->key[i], name))
+            return cp_fail(p, p->lineno, section, name, "duplicate key (already set on line %d); keep one",
+                           d->key_line[i]);
+    if (d->nkeys == CONFIG_MAX_DEFENSE_KEYS) return cp_fail(p, p->lineno, section, name, "too many keys");
+    if (strlen(name) >= sizeof d->key[0] || strlen(value) >= sizeof d->value[0] || !*value)
+        return cp_fail(p, p->lineno, section, name, "key or value empty or too long");
+    snprintf(d->key[d->nkeys], sizeof d->key[0], "%s", name);
+    snprintf(d->value[d->nkeys], sizeof d->value[0], "%s", value);
+    d->key_line[d->nkeys++] = p->lineno;
+    return 1;
+}
 
 // Append one indented continuation line (already trimmed) to [model] layers.
 static int append_layers(CfgParse *p, const char *s, size_t m) {
@@ -566,12 +615,17 @@ static char *cfg_reader(char *str, int num, void *stream) {
             return NULL;
         }
         size_t sn = (size_t)(close - s - 1);
+        if (sn > 8 && !memcmp(s + 1, "defense.", 8)) {
+            if (!defense_section(p, s + 9, sn - 8)) return NULL;
+            snprintf(str, (size_t)num, "[defense.%.*s]", (int)(sn - 8), s + 9);
+            return str;
+        }
         int idx = -1;
         for (size_t j = 0; j < BL_ARRAY_LEN(cfg_sections); j++)
             if (strlen(cfg_sections[j]) == sn && !memcmp(cfg_sections[j], s + 1, sn)) idx = (int)j;
         if (idx < 0) {
             cp_fail(p, p->lineno, NULL, NULL,
-                    "unknown section [%.*s]; known sections: [experiment] [data] [model] [train] [attack]",
+                    "unknown section [%.*s]; known sections: [experiment] [data] [model] [train] [attack] [defense.<name>]",
                     (int)BL_MIN(sn, 60), s + 1);
             return NULL;
         }
@@ -982,9 +1036,11 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     put_double(f, "defender_clean_fraction", cfg->data.defender_clean_fraction);
     if (cfg->data.train_subset > 0) fprintf(f, "train_subset = %d\n", cfg->data.train_subset);
     if (cfg->data.test_subset > 0) fprintf(f, "test_subset = %d\n", cfg->data.test_subset);
+    if (cfg->data.manifest[0]) fprintf(f, "dataset_manifest = %s\n", cfg->data.manifest);
 
     fputs("\n[model]\n", f);
     put_layers(f, cfg->model.layers);
+    if (cfg->model.trusted_key[0]) fprintf(f, "trusted_key = %s\n", cfg->model.trusted_key);
 
     fprintf(f, "\n[train]\nepochs = %d\nbatch = %d\noptimizer = %s\n", t->epochs, t->batch,
             config_optimizer_name(t->optimizer));

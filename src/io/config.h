@@ -35,6 +35,8 @@ typedef struct {
 typedef struct {
     char dataset[32];             // "fashion-mnist" (default), or "png" for `dataset = png:PATH` (a class-per-folder
                                   // PNG tree, see data/pngdir.h; PATH is kept in `path`)
+    char manifest[CONFIG_PATH_MAX]; // `dataset_manifest`: a JSON manifest (backdoorlab data manifest) the data must
+                                    // match before anything trains ("" = default: none required)
     char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place.
                                   // The `path` key does not apply to png datasets.
     double defender_clean_fraction; // fraction of the training set the defender knows to be clean, in [0,0.5]
@@ -47,6 +49,8 @@ typedef struct {
 typedef struct {
     char layers[CONFIG_LAYERS_MAX + 1]; // network description or preset name, validated by the network code
                                         // (default "reference-cnn")
+    char trusted_key[CONFIG_PATH_MAX];  // public key file (KEY.pub): every model this run loads must be signed by
+                                        // it ("" = default: no signature required, the SHA-256 check still runs)
 } CfgModel;
 
 // [train]
@@ -80,6 +84,21 @@ typedef struct {
 //   wanet              k, s, cross_ratio
 //   label-consistent   eps, steps, surrogate
 // A key that does not apply is an error naming its line; the resolved config writes exactly the keys that apply.
+#define CONFIG_MAX_DEFENSES 8      // [defense.<name>] sections per config
+#define CONFIG_MAX_DEFENSE_KEYS 24 // keys per such section
+
+// A [defense.<name>] section: `run` applies that defence after the attack. Its keys are the defence's own
+// parameters; the config parser stores them as text with their lines, and the defence code validates them
+// (an unknown name, key or out-of-range value is still an error naming file:line).
+typedef struct {
+    char name[32];                            // the defence, e.g. "spectral"
+    int line;                                 // line of the section header
+    int nkeys;                                // number of key = value lines
+    char key[CONFIG_MAX_DEFENSE_KEYS][32];    // parameter names
+    char value[CONFIG_MAX_DEFENSE_KEYS][64];  // their values as written
+    int key_line[CONFIG_MAX_DEFENSE_KEYS];    // line of each
+} CfgDefense;
+
 typedef struct {
     CfgExperiment experiment; // [experiment]
     CfgData data;             // [data]
@@ -87,6 +106,8 @@ typedef struct {
     CfgTrain train;           // [train]
     AttackSpec attack;        // [attack]
     int key_line[CONFIG_MAX_KEYS]; // line each key was set on (0 = default), by schema position; use config_key_line
+    int ndefenses;                            // [defense.<name>] sections, in file order
+    CfgDefense defenses[CONFIG_MAX_DEFENSES]; // their raw settings
 } ExperimentConfig;
 
 // Fill every field with its default (attack disabled, name "experiment").

@@ -16,6 +16,7 @@
 #include "attack/export.h"
 #include "attack/registry.h"
 #include "data/dataset.h"
+#include "data/manifest.h"
 #include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -293,6 +294,12 @@ static Status prepare(Run *r, const char *config_path, int threads_override, int
     if (r->cfg.experiment.threads > 0) bl_set_threads(r->cfg.experiment.threads);
     r->threads = bl_max_threads();
     r->cfg.experiment.threads = r->threads;
+    if (r->cfg.data.manifest[0]) { // governed data: refuse to go on unless it matches the manifest exactly
+        if (!strcmp(r->cfg.data.dataset, "png"))
+            return bl_fail(BL_ERR_USAGE, "%s: dataset_manifest works with IDX datasets only", config_path);
+        const char *dir = r->cfg.data.path[0] ? r->cfg.data.path : dataset_default_dir(r->cfg.data.dataset);
+        if ((st = dsm_require(dir, r->cfg.data.manifest))) return st;
+    }
     st = dataset_load(r->cfg.data.dataset, r->cfg.data.path, r->cfg.data.train_subset, r->cfg.data.test_subset,
                       &r->data);
     if (st) return st;
@@ -448,6 +455,7 @@ Status experiment_eval(const char *model_path, const char *config_path, int thre
     Model m;
     char hash[65];
     if (st) goto done;
+    if (!trusted_key && r.cfg.model.trusted_key[0]) trusted_key = r.cfg.model.trusted_key; // the flag wins
     st = model_load_trusted(model_path, trusted_key, (Shape){r.data.test.c, r.data.test.h, r.data.test.w},
                             r.data.test.num_classes, r.cfg.train.batch, r.cfg.model.layers, &m, hash);
     if (st) goto done;
