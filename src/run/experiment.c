@@ -17,6 +17,8 @@
 #include "attack/registry.h"
 #include "data/dataset.h"
 #include "data/manifest.h"
+#include "defense/evaluate.h"
+#include "run/defenses.h"
 #include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -290,6 +292,7 @@ static Status attack_error_ctx(Status st, const Run *r, const char *config_path)
 static Status prepare(Run *r, const char *config_path, int threads_override, int need_train) {
     Status st = config_load(config_path, &r->cfg);
     if (st) return st;
+    if ((st = run_defenses_check(&r->cfg, config_path))) return st; // before anything trains
     if (threads_override > 0) r->cfg.experiment.threads = threads_override;
     if (r->cfg.experiment.threads > 0) bl_set_threads(r->cfg.experiment.threads);
     r->threads = bl_max_threads();
@@ -334,6 +337,50 @@ static Status write_samples_png(const Run *r, const char *path) {
     return png_write_samples(path, &r->data.test, &r->triggered_test, idx, k, 3);
 }
 
+// The config's [defense.<name>] sections, applied to the models this run just wrote (reloaded from their files,
+// so a defence sees exactly the bytes a later `detect` would). Results go to <dir>/defense/<name>/ and into
+// *out (the "defenses" object of metrics.json).
+static Status apply_defenses(Run *r, const char *hclean, const char *hbd, cJSON **out) {
+    Shape in = {r->data.train.c, r->data.train.h, r->data.train.w};
+    int K = r->data.train.num_classes;
+    Model clean, bd;
+    char path[4200], h1[65], h2[65];
+    path_join(path, sizeof path, r->dir, "model-clean.bdm");
+    Status st = model_load(path, in, K, 256, r->cfg.model.layers, &clean, h1);
+    if (st) return st;
+    path_join(path, sizeof path, r->dir, "model-backdoor.bdm");
+    if ((st = model_load(path, in, K, 256, r->cfg.model.layers, &bd, h2))) {
+        model_free(&clean);
+        return st;
+    }
+    TrainOptions topt = {.epochs = r->cfg.train.epochs, .batch = r->cfg.train.batch,
+                         .opt = opt_from_config(&r->cfg.train), .seed = r->cfg.experiment.seed};
+    char poison_csv[4200];
+    path_join(poison_csv, sizeof poison_csv, r->dir, "poison.csv");
+    DefenseRunData rd = {.backdoor = &bd, .clean = &clean, .train = &r->poisoned, .train_clean = &r->rest,
+                         .defender = &r->defender, .train_opts = &topt, .model_desc = r->cfg.model.layers,
+                         .seed = r->cfg.experiment.seed, .progress = r->progress, .test = &r->data.test,
+                         .triggered_test = &r->triggered_test, .attack = &r->cfg.attack, .poison_csv = poison_csv,
+                         .max_inputs = 2000, .clean_sha256 = hclean, .backdoor_sha256 = hbd};
+    (void)h1;
+    (void)h2;
+    *out = cJSON_CreateObject();
+    for (int i = 0; i < r->cfg.ndefenses && !st; i++) {
+        DefenseSettings s;
+        run_defense_settings(&r->cfg.defenses[i], &s);
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s/defense/%s", r->dir, r->cfg.defenses[i].name);
+        st = defense_run_and_evaluate(r->cfg.defenses[i].name, s.ptr, &rd, dir, *out, NULL);
+    }
+    if (st) {
+        cJSON_Delete(*out);
+        *out = NULL;
+    }
+    model_free(&clean);
+    model_free(&bd);
+    return st;
+}
+
 Status experiment_run(const ExperimentOptions *opt) {
     Run r;
     memset(&r, 0, sizeof r);
@@ -354,7 +401,14 @@ Status experiment_run(const ExperimentOptions *opt) {
     unlink(path); // a failed re-run must not leave the previous run's metrics looking current
 
     cJSON *manifest = manifest_new(&r.cfg, opt->config_path, r.threads);
-    char config_hash[65] = "", *resolved = config_resolved_string(&r.cfg);
+    char config_hash[65] = "", *resolved = config_resolved_string(&r.cfg), *defs = run_defenses_resolved(&r.cfg);
+    if (resolved && defs && *defs) { // [defense.*] sections, every parameter resolved, after the rest
+        char *both = malloc(strlen(resolved) + strlen(defs) + 1);
+        if (both) strcat(strcpy(both, resolved), defs);
+        free(resolved);
+        resolved = both;
+    }
+    free(defs);
     if (!manifest || !resolved) {
         free(resolved);
         cJSON_Delete(manifest);
@@ -405,7 +459,11 @@ Status experiment_run(const ExperimentOptions *opt) {
     path_join(path, sizeof path, r.dir, "epochs.csv");
     if ((st = write_file_atomic(path, r.epochs_csv, r.epochs_len))) goto done_metrics;
 
+    cJSON *defenses = NULL;
+    if (r.cfg.ndefenses && have_clean && have_bd && (st = apply_defenses(&r, hclean, hbd, &defenses)))
+        goto done_metrics;
     cJSON *mj = cJSON_CreateObject();
+    if (defenses) cJSON_AddItemToObject(mj, "defenses", defenses);
     if (opt->mode == EXP_TRAIN) {
         cJSON_AddItemToObject(mj, "model", metrics_json(have_bd ? &mbd : &mclean, have_bd ? hbd : hclean));
     } else {

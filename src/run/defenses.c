@@ -1,0 +1,58 @@
+// defenses.c: validation and resolved text of [defense.<name>] config sections.
+#include "run/defenses.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void run_defense_settings(const CfgDefense *d, DefenseSettings *out) {
+    for (int i = 0; i < d->nkeys; i++) {
+        snprintf(out->text[i], sizeof out->text[i], "%s=%s", d->key[i], d->value[i]);
+        out->ptr[i] = out->text[i];
+    }
+    out->ptr[d->nkeys] = NULL;
+}
+
+Status run_defenses_check(const ExperimentConfig *cfg, const char *config_path) {
+    for (int i = 0; i < cfg->ndefenses; i++) {
+        const CfgDefense *d = &cfg->defenses[i];
+        const DefenseOps *ops = defense_find(d->name);
+        if (!ops)
+            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: unknown defence (known: %s)", config_path, d->line,
+                           d->name, defense_known_names());
+        if (!cfg->attack.enabled)
+            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: defences need an [attack] section to defend against",
+                           config_path, d->line, d->name);
+        // one key at a time, so the error can name its line
+        for (int k = 0; k < d->nkeys; k++) {
+            char one[RUN_DEFENSE_SETTING_MAX];
+            snprintf(one, sizeof one, "%s=%s", d->key[k], d->value[k]);
+            const char *settings[2] = {one, NULL};
+            DefenseParams p;
+            if (defense_params_resolve(ops, settings, &p))
+                return bl_fail_ctx(BL_ERR_USAGE, "%s:%d: [defense.%s] %s", config_path, d->key_line[k], d->name,
+                                   d->key[k]);
+        }
+    }
+    return BL_OK;
+}
+
+char *run_defenses_resolved(const ExperimentConfig *cfg) {
+    size_t cap = 64 + (size_t)cfg->ndefenses * DEFENSE_MAX_PARAMS * 96;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < cfg->ndefenses; i++) {
+        const CfgDefense *d = &cfg->defenses[i];
+        const DefenseOps *ops = defense_find(d->name);
+        DefenseSettings s;
+        DefenseParams p;
+        run_defense_settings(d, &s);
+        if (!ops || defense_params_resolve(ops, s.ptr, &p)) continue; // checked before: cannot happen
+        len += (size_t)snprintf(out + len, cap - len, "\n[defense.%s]\n", d->name);
+        for (int k = 0; k < ops->nparams && len < cap; k++)
+            len += (size_t)snprintf(out + len, cap - len, "%s = %.17g\n", ops->params[k].key, p.value[k]);
+    }
+    return out;
+}
