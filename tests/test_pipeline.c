@@ -184,6 +184,37 @@ static void test_failed_run_leaves_no_done(void **state) {
     assert_false(exists(out, "metrics.json"));
 }
 
+// [defense.<name>] sections run after the attack and land in metrics.json and defense/<name>/.
+static void test_run_with_defense_section(void **state) {
+    (void)state;
+    if (!have_dataset()) skip();
+    char cfg[300], out[300];
+    snprintf(cfg, sizeof cfg, "%s/withdef.ini", g_tmp);
+    snprintf(out, sizeof out, "%s/withdef", g_tmp);
+    write_text(cfg,
+               "[experiment]\nseed = 4\n[data]\ntrain_subset = 600\ntest_subset = 100\n[train]\nepochs = 1\n"
+               "[attack]\ntype = badnets\n[defense.confidence]\n",
+               NULL);
+    Status st = run_config(cfg, out, 0);
+    if (st) print_error("%s\n", bl_errmsg());
+    assert_int_equal(st, BL_OK);
+    assert_true(exists(out, "defense/confidence/summary.json"));
+    char p[512];
+    snprintf(p, sizeof p, "%s/metrics.json", out);
+    char *text = read_all(p, NULL);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "defenses"), "confidence");
+    assert_non_null(d);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "seconds"));
+    cJSON_Delete(j);
+    // the resolved config lists the defence with every parameter and runs again
+    snprintf(p, sizeof p, "%s/config.resolved.ini", out);
+    text = read_all(p, NULL);
+    assert_non_null(strstr(text, "[defense.confidence]"));
+    free(text);
+}
+
 // Run the CLI binary and return its exit code; stderr goes to err_path.
 static int cli(const char *args, const char *err_path) {
     const char *bin = getenv("BACKDOORLAB_BIN");
@@ -268,6 +299,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_implants_and_reproduces),
         cmocka_unit_test(test_failed_run_leaves_no_done),
+        cmocka_unit_test(test_run_with_defense_section),
         cmocka_unit_test(test_cli_exit_codes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
