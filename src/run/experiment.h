@@ -3,8 +3,13 @@
 #ifndef BL_EXPERIMENT_H
 #define BL_EXPERIMENT_H
 
+#include "attack/attack.h"
 #include "core/core.h"
+#include "data/dataset.h"
+#include "defense/evaluate.h"
 #include "io/config.h"
+#include "nn/model.h"
+#include "train/train.h"
 
 typedef enum {
     EXP_RUN,   // `backdoorlab run`: clean model + backdoored model (when the config has an [attack])
@@ -29,11 +34,6 @@ Status experiment_run(const ExperimentOptions *opt);
 Status experiment_eval(const char *model_path, const char *config_path, int threads, const char *trusted_key);
 
 // ---- Reloading a finished attack run (issue 6: `backdoorlab detect`) ----
-#include "attack/attack.h"
-#include "data/dataset.h"
-#include "defense/evaluate.h"
-#include "nn/model.h"
-#include "train/train.h"
 
 // An attack run rebuilt from its results folder: the data, split and poison reconstructed deterministically
 // from config.resolved.ini, and both models loaded and checked against manifest.json.
