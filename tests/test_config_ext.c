@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <glob.h>
 
 #include "io/config.h"
 
@@ -56,10 +57,31 @@ static void test_manifest_and_trusted_key(void **state) {
     assert_non_null(strstr(bl_errmsg(), "i.ini:2"));
 }
 
+// Every shipped experiment config parses (run from the repository root, as make test does).
+static void test_shipped_configs_parse(void **state) {
+    (void)state;
+    const char *patterns[] = {"experiments/*.ini", "experiments/*/*.ini"};
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        glob_t g;
+        if (glob(patterns[i], 0, NULL, &g) != 0) continue;
+        for (size_t j = 0; j < g.gl_pathc; j++) {
+            ExperimentConfig c;
+            Status st = config_load(g.gl_pathv[j], &c);
+            if (st) print_error("%s\n", bl_errmsg());
+            assert_int_equal(st, BL_OK);
+            n++;
+        }
+        globfree(&g);
+    }
+    assert_true(n >= 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defense_sections),
         cmocka_unit_test(test_manifest_and_trusted_key),
+        cmocka_unit_test(test_shipped_configs_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
