@@ -72,25 +72,9 @@ static Status ac_run(const DefenseContext *ctx, DefenseResult *out) {
     if ((st = feat_penultimate(ctx->model, tr, NULL, n, R))) goto done;
     Rng rng = rng_stream(ctx->seed, "ac");
     for (int c = 0; c < K; c++) {
-        int nc = 0;
-        for (int i = 0; i < n; i++)
-            if (tr->labels[i] == c) idx[nc++] = i;
-        if (nc == 0) continue;
-        cJSON *lj = cJSON_CreateObject();
-        cJSON_AddNumberToObject(lj, "label", c);
-        cJSON_AddNumberToObject(lj, "n", nc);
-        cJSON_AddItemToArray(labels, lj);
-        if (nc < min_class) {
-            defense_note(out, "label %d: %d sample(s) < min_class %d, skipped", c, nc, min_class);
-            cJSON_AddStringToObject(lj, "skipped", "too few samples");
-            continue;
-        }
-        for (int k = 0; k < nc; k++) memcpy(Rc + (size_t)k * D, R + (size_t)idx[k] * D, (size_t)D * sizeof(float));
-        if (!feat_all_finite(Rc, (size_t)nc * D)) {
-            defense_note(out, "label %d: non-finite activations, skipped", c);
-            cJSON_AddStringToObject(lj, "skipped", "non-finite activations");
-            continue;
-        }
+        cJSON *lj;
+        int nc = feat_label_rows(tr, c, R, D, min_class, idx, Rc, out, labels, &lj);
+        if (!nc) continue;
         double explained = 0;
         if ((st = feat_pca(Rc, nc, D, k_dims, P, &explained))) goto done;
         double var = 0;

@@ -2,6 +2,8 @@
 // hundred wide (the penultimate layer), so plain loops in double are fast enough and easy to check.
 #include "defense/features.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,4 +457,30 @@ double feat_upper_threshold(const float *scores, int n, double rate) {
     double t = s[n - 1 - allowed];
     free(s);
     return t;
+}
+
+int feat_label_rows(const Dataset *tr, int c, const float *R, int D, int min_class, int *idx, float *Rc,
+                    DefenseResult *out, cJSON *labels, cJSON **entry) {
+    int nc = 0;
+    *entry = NULL;
+    for (int i = 0; i < tr->n; i++)
+        if (tr->labels[i] == c) idx[nc++] = i;
+    if (nc == 0) return 0;
+    cJSON *lj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(lj, "label", c);
+    cJSON_AddNumberToObject(lj, "n", nc);
+    cJSON_AddItemToArray(labels, lj);
+    *entry = lj;
+    if (nc < min_class) {
+        defense_note(out, "label %d: %d sample(s) < min_class %d, skipped", c, nc, min_class);
+        cJSON_AddStringToObject(lj, "skipped", "too few samples");
+        return 0;
+    }
+    for (int k = 0; k < nc; k++) memcpy(Rc + (size_t)k * D, R + (size_t)idx[k] * D, (size_t)D * sizeof(float));
+    if (!feat_all_finite(Rc, (size_t)nc * D)) {
+        defense_note(out, "label %d: non-finite activations, skipped", c);
+        cJSON_AddStringToObject(lj, "skipped", "non-finite activations");
+        return 0;
+    }
+    return nc;
 }

@@ -11,6 +11,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "defense/defense.h"
 #include "nn/model.h"
 
 // Size of the penultimate representation: the input of the model's last layer (for the reference-cnn the
@@ -68,5 +69,13 @@ double feat_normal_quantile(double p);
 // The smallest value t among scores (n) such that at most a fraction `rate` of them are > t (an empirical
 // upper quantile); used to turn a false-rejection target into a threshold on clean scores. n >= 1.
 double feat_upper_threshold(const float *scores, int n, double rate);
+
+// Per-label rows for the sample-level detectors (AC, spectral): gather the representations R (n, D) of the
+// training samples labelled c into Rc (nc, D) and their indices into idx, and add an entry {"label", "n"} to the
+// JSON array `labels` (*entry, NULL when the label is absent). Returns nc, or 0 when the label is absent or is
+// skipped (fewer than min_class samples, or non-finite values), noting why in out->notes and the entry.
+struct cJSON;
+int feat_label_rows(const Dataset *tr, int c, const float *R, int D, int min_class, int *idx, float *Rc,
+                    DefenseResult *out, struct cJSON *labels, struct cJSON **entry);
 
 #endif
