@@ -22,6 +22,7 @@ static const struct {
     {"data", cmd_data, "dataset manifests: `data manifest` records samples, `data verify` lists changes"},
     {"detect", cmd_detect, "run a defence on a finished attack run (and on its clean model as control)"},
     {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
+    {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
 };
 
 static void usage(FILE *f) {
