@@ -15,6 +15,8 @@
 // cmocka needs the above first.
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "attack/attack.h"
 #include "attack/export.h"
 #include "attack/plan.h"
@@ -30,21 +32,6 @@
 
 static char g_dir[256]; // per-test temp folder
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        for (struct dirent *e; (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int setup_dir(void **state) {
     (void)state;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 // cmocka needs the above first.
 #include <cmocka.h>
+
+#include "test_util.h"
 #include <sodium.h>
 #include <zlib.h>
 
@@ -27,22 +29,6 @@
 
 static char g_dir[256]; // per-test temp folder
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int setup_dir(void **state) {
     (void)state;
