@@ -19,7 +19,7 @@ ifeq ($(DEBUG),1)
   OPT = -O0 -g
 endif
 # -ffp-contract=fast lets gcc emit FMAs under -std=c11 (ISO mode turns contraction off). It is not
-# -ffast-math: no reassociation, so sums keep their written order and results stay reproducible.
+# fast-math: no reassociation, so sums keep their written order and results stay reproducible.
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPT) $(ARCH) -ffp-contract=fast -g -Isrc -MMD -MP
 PKGS    = libpng zlib inih libcjson libsodium
 # Recursive (=) so pkg-config runs only when a recipe needs it, after scripts/install-deps.sh.

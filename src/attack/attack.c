@@ -1,5 +1,6 @@
 // attack.c: AttackSpec defaults and names, and the poison manifest (poison.csv).
 #include "attack/attack.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,31 +65,13 @@ void poison_manifest_free(PoisonManifest *m) {
 }
 
 Status poison_manifest_write_csv(const PoisonManifest *m, const char *path) {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return bl_fail(BL_ERR_USAGE, "output path too long: %s", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return bl_fail(BL_ERR_RUN, "cannot create %s: %s", tmp, strerror(errno));
-    fchmod(fd, 0644); // mkstemp makes 0600; results are meant to be readable
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return bl_fail(BL_ERR_RUN, "cannot open %s: %s", tmp, strerror(e));
-    }
-    int ok = fputs("index,original_label,new_label\n", f) >= 0;
+    AtomicFile af;
+    Status st = atomic_open(path, &af);
+    if (st) return st;
+    errno = 0;
+    int ok = fputs("index,original_label,new_label\n", af.f) >= 0;
     for (int i = 0; ok && i < m->count; i++)
-        ok = fprintf(f, "%d,%d,%d\n", m->records[i].orig_index, m->records[i].orig_label, m->records[i].new_label) >
-             0;
-    int e = ok ? 0 : (errno ? errno : EIO);
-    if (fflush(f) != 0 && !e) e = errno;
-    if (!e && fsync(fd) != 0) e = errno;
-    if (fclose(f) != 0 && !e) e = errno;
-    if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        return bl_fail(BL_ERR_RUN, "writing %s failed: %s", path, strerror(e));
-    }
-    return BL_OK;
+        ok = fprintf(af.f, "%d,%d,%d\n", m->records[i].orig_index, m->records[i].orig_label,
+                     m->records[i].new_label) > 0;
+    return atomic_commit(&af, ok);
 }

@@ -1,6 +1,6 @@
 // rng.h: seeded random-number streams, one per purpose, derived from the experiment seed.
 // xoshiro256** seeded through splitmix64; a stream is (seed, purpose name), so adding a new purpose never
-// shifts the numbers another purpose sees. Never use rand().
+// shifts the numbers another purpose sees. Never the C library's global generator.
 #ifndef BL_RNG_H
 #define BL_RNG_H
 

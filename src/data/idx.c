@@ -1,5 +1,6 @@
 // idx.c: IDX reader (plain or gzipped, through zlib's gz* API which reads both) and atomic plain writer.
 #include "data/idx.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -231,40 +232,6 @@ fail:
     return st;
 }
 
-// ---- atomic writing: temp file in the same folder, then rename() over the target ----
-
-static Status atomic_open(const char *path, char *tmp, size_t tmpsz, FILE **f) {
-    *f = NULL;
-    if ((size_t)snprintf(tmp, tmpsz, "%s.tmp.XXXXXX", path) >= tmpsz)
-        return bl_fail(BL_ERR_USAGE, "output path too long: %s", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return bl_fail(BL_ERR_RUN, "cannot create %s: %s", tmp, strerror(errno));
-    fchmod(fd, 0644); // mkstemp makes 0600; results are meant to be readable
-    *f = fdopen(fd, "wb");
-    if (!*f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return bl_fail(BL_ERR_RUN, "cannot open %s: %s", tmp, strerror(e));
-    }
-    return BL_OK;
-}
-
-// Flush, close and rename; on any failure remove the temp file. `ok` = 0 when a write already failed.
-static Status atomic_commit(FILE *f, const char *tmp, const char *path, int ok) {
-    int e = 0;
-    if (!ok || ferror(f)) e = errno ? errno : EIO;
-    if (fflush(f) != 0 && !e) e = errno;
-    if (!e && fsync(fileno(f)) != 0) e = errno;
-    if (fclose(f) != 0 && !e) e = errno;
-    if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        return bl_fail(BL_ERR_RUN, "writing %s failed: %s", path, strerror(e));
-    }
-    return BL_OK;
-}
-
 static Status check_writable(const char *path, const Dataset *d) {
     if (d->n < 0 || d->c < 1 || d->c > IDX_MAX_CHANNELS || d->h < 1 || d->h > IDX_MAX_SIDE || d->w < 1 ||
         d->w > IDX_MAX_SIDE || (d->n > 0 && (!d->images || !d->labels)))
@@ -276,10 +243,9 @@ static Status check_writable(const char *path, const Dataset *d) {
 Status idx_write_images(const char *path, const Dataset *d) {
     Status st = check_writable(path, d);
     if (st) return st;
-    char tmp[4096];
-    FILE *f;
-    st = atomic_open(path, tmp, sizeof tmp, &f);
-    if (st) return st;
+    AtomicFile af;
+    if ((st = atomic_open(path, &af))) return st;
+    FILE *f = af.f;
     uint8_t hdr[20];
     int nd = d->c == 1 ? 3 : 4;
     be32_put(hdr, 0x800u | (uint32_t)nd);
@@ -289,20 +255,19 @@ Status idx_write_images(const char *path, const Dataset *d) {
     errno = 0;
     int ok = fwrite(hdr, 1, 4 + 4 * (size_t)nd, f) == 4 + 4 * (size_t)nd &&
              (bytes == 0 || fwrite(d->images, 1, bytes, f) == bytes);
-    return atomic_commit(f, tmp, path, ok);
+    return atomic_commit(&af, ok);
 }
 
 Status idx_write_labels(const char *path, const Dataset *d) {
     Status st = check_writable(path, d);
     if (st) return st;
-    char tmp[4096];
-    FILE *f;
-    st = atomic_open(path, tmp, sizeof tmp, &f);
-    if (st) return st;
+    AtomicFile af;
+    if ((st = atomic_open(path, &af))) return st;
+    FILE *f = af.f;
     uint8_t hdr[8];
     be32_put(hdr, 0x801u);
     be32_put(hdr + 4, (uint32_t)d->n);
     errno = 0;
     int ok = fwrite(hdr, 1, 8, f) == 8 && (d->n == 0 || fwrite(d->labels, 1, (size_t)d->n, f) == (size_t)d->n);
-    return atomic_commit(f, tmp, path, ok);
+    return atomic_commit(&af, ok);
 }

@@ -4,6 +4,7 @@
 // error path needs (file, libpng structs, buffers, message) lives in a PngJob owned by the caller, and the
 // function containing setjmp() keeps no locals that the cleanup reads.
 #include "io/png.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <png.h>
@@ -129,35 +130,25 @@ static Status write_png(const char *path, const uint8_t *pix, int w, int h, int 
     if (!pix || w < 1 || h < 1 || w > PNG_IO_MAX_SIDE || h > PNG_IO_MAX_SIDE)
         return bl_fail(BL_ERR_USAGE, "%s: cannot write a %dx%d PNG (sides must be 1..%d)", path, w, h,
                        PNG_IO_MAX_SIDE);
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return bl_fail(BL_ERR_USAGE, "output path too long: %s", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return bl_fail(BL_ERR_RUN, "cannot create %s: %s", tmp, strerror(errno));
-    fchmod(fd, 0644); // mkstemp makes 0600; images are meant to be readable
+    AtomicFile af;
+    Status st = atomic_open(path, &af);
+    if (st) return st;
     PngJob j;
     memset(&j, 0, sizeof j);
-    j.f = fdopen(fd, "wb");
-    if (!j.f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return bl_fail(BL_ERR_RUN, "cannot open %s: %s", tmp, strerror(e));
-    }
-    Status st = BL_OK;
+    j.f = af.f;
     j.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &j, on_error, on_warning);
     if (j.png) j.info = png_create_info_struct(j.png);
     if (!j.png || !j.info) st = bl_fail(BL_ERR_RUN, "%s: out of memory creating the PNG writer", path);
     else if (write_body(&j, pix, w, h, ctype, channels) != 0)
         st = bl_fail(BL_ERR_RUN, "writing %s failed: %s", path, j.msg);
     png_destroy_write_struct(j.png ? &j.png : NULL, j.info ? &j.info : NULL);
-    int e = 0;
-    if (!st && (fflush(j.f) != 0 || ferror(j.f) || fsync(fileno(j.f)) != 0)) e = errno ? errno : EIO;
-    if (fclose(j.f) != 0 && !e) e = errno;
-    if (!st && !e && rename(tmp, path) != 0) e = errno;
-    if (!st && e) st = bl_fail(BL_ERR_RUN, "writing %s failed: %s", path, strerror(e));
-    if (st) unlink(tmp);
-    return st;
+    if (st) { // remove the temp file, keeping the message that says what went wrong
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", bl_errmsg());
+        atomic_commit(&af, 0);
+        return bl_fail(st, "%s", msg);
+    }
+    return atomic_commit(&af, 1);
 }
 
 Status png_write_gray(const char *path, const uint8_t *pix, int w, int h) {

@@ -1,5 +1,6 @@
 // results.c: atomic writes, hashes, provenance and the run manifest.
 #include "io/results.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -12,38 +13,11 @@
 
 Status write_file_atomic(const char *path, const void *data, size_t len) {
     if (!path || !*path) return bl_fail(BL_ERR_RUN, "write_file_atomic: empty path");
-    size_t cap = strlen(path) + 32;
-    char *tmp = malloc(cap);
-    if (!tmp) return bl_fail(BL_ERR_RUN, "out of memory writing '%s'", path);
-    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
-    Status st = BL_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = bl_fail(BL_ERR_RUN, "cannot write '%s': %s; check that the folder exists and is writable", path,
-                     strerror(errno));
-        free(tmp);
-        return st;
-    }
-    // fflush + fsync before rename: after a crash the new name holds either nothing new or the whole file.
-    if ((len && fwrite(data, 1, len, f) != len) || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        st = bl_fail(BL_ERR_RUN, "cannot write '%s': %s (disk full?)", tmp, strerror(errno));
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        st = bl_fail(BL_ERR_RUN, "cannot write '%s': %s (disk full?)", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = bl_fail(BL_ERR_RUN, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    return BL_OK;
-fail:
-    remove(tmp);
-    free(tmp);
-    return st;
+    AtomicFile af;
+    Status st = atomic_open(path, &af);
+    if (st) return st;
+    errno = 0;
+    return atomic_commit(&af, len == 0 || fwrite(data, 1, len, af.f) == len);
 }
 
 Status json_write_atomic(const char *path, const cJSON *json) {

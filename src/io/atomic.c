@@ -1,0 +1,49 @@
+// atomic.c: temp file + rename, the one way results are written.
+#include "io/atomic.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+Status atomic_open(const char *path, AtomicFile *af) {
+    af->f = NULL;
+    af->path = path;
+    if ((size_t)snprintf(af->tmp, sizeof af->tmp, "%s.tmp.XXXXXX", path) >= sizeof af->tmp)
+        return bl_fail(BL_ERR_USAGE, "output path too long: %s", path);
+    int fd = mkstemp(af->tmp);
+    if (fd < 0)
+        return bl_fail(BL_ERR_RUN, "cannot write '%s': %s; check that the folder exists and is writable", path,
+                       strerror(errno));
+    fchmod(fd, 0644); // mkstemp makes 0600; results are meant to be readable
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp);
+        return bl_fail(BL_ERR_RUN, "cannot open %s: %s", af->tmp, strerror(e));
+    }
+    return BL_OK;
+}
+
+Status atomic_commit(AtomicFile *af, int ok) {
+    int e = 0;
+    if (!ok || ferror(af->f)) e = errno ? errno : EIO;
+    if (fflush(af->f) != 0 && !e) e = errno;
+    // fsync before rename: after a crash the name holds either the old file or the whole new one
+    if (!e && fsync(fileno(af->f)) != 0) e = errno;
+    if (fclose(af->f) != 0 && !e) e = errno;
+    af->f = NULL;
+    if (!e && rename(af->tmp, af->path) != 0) {
+        e = errno;
+        unlink(af->tmp);
+        return bl_fail(BL_ERR_RUN, "cannot rename '%s' to '%s': %s", af->tmp, af->path, strerror(e));
+    }
+    if (e) {
+        unlink(af->tmp);
+        return bl_fail(BL_ERR_RUN, "writing %s failed: %s (disk full or folder not writable?)", af->path,
+                       strerror(e));
+    }
+    return BL_OK;
+}
