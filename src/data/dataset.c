@@ -115,6 +115,16 @@ static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
     crypto_hash_sha256_update(h, d->labels, (unsigned long long)d->n);
 }
 
+void ds_pair_hash(DatasetPair *p) {
+    crypto_hash_sha256_state h;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&h);
+    hash_ds(&h, &p->train);
+    hash_ds(&h, &p->test);
+    crypto_hash_sha256_final(&h, digest);
+    sodium_bin2hex(p->sha256_hex, sizeof p->sha256_hex, digest, sizeof digest);
+}
+
 Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out) {
     memset(out, 0, sizeof *out);
     if (!dir || !*dir) return bl_fail(BL_ERR_USAGE, "dataset folder not given");
@@ -155,13 +165,7 @@ Status dataset_load_dir(const char *dir, int train_subset, int test_subset, Data
         st = bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
         goto fail;
     }
-    crypto_hash_sha256_state h;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&h);
-    hash_ds(&h, &p.train);
-    hash_ds(&h, &p.test);
-    crypto_hash_sha256_final(&h, digest);
-    sodium_bin2hex(p.sha256_hex, sizeof p.sha256_hex, digest, sizeof digest);
+    ds_pair_hash(&p);
     snprintf(p.source, sizeof p.source, "%s", dir);
     *out = p;
     return BL_OK;

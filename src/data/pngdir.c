@@ -391,10 +391,6 @@ static Status decode_entries(const PngEntry *e, int n, int c, int h, int w, int 
     return st;
 }
 
-static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
-    crypto_hash_sha256_update(h, d->images, (unsigned long long)d->n * (unsigned long long)ds_sample_size(d));
-    crypto_hash_sha256_update(h, d->labels, (unsigned long long)d->n);
-}
 
 Status dataset_load_png_dir(const char *path, int train_subset, int test_subset, DatasetPair *out) {
     memset(out, 0, sizeof *out);
@@ -425,13 +421,7 @@ Status dataset_load_png_dir(const char *path, int train_subset, int test_subset,
     if (!st) st = decode_entries(ete, usete, color ? 3 : 1, h, w, k, &p.test);
     if (!st && sodium_init() < 0) st = bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
     if (!st) {
-        crypto_hash_sha256_state hs;
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256_init(&hs);
-        hash_ds(&hs, &p.train);
-        hash_ds(&hs, &p.test);
-        crypto_hash_sha256_final(&hs, digest);
-        sodium_bin2hex(p.sha256_hex, sizeof p.sha256_hex, digest, sizeof digest);
+        ds_pair_hash(&p);
         snprintf(p.source, sizeof p.source, "png:%s", path);
         *out = p;
     } else {
