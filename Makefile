@@ -46,7 +46,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
-.PHONY: all deps test run-tests asan bench demo clean
+.PHONY: all deps test run-tests asan bench demo reproduce reproduce-quick clean
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
 
@@ -80,6 +80,15 @@ bench: all
 
 demo: all
 	$(BIN) run experiments/demo.ini
+
+# Paper reproductions (issue 8): every config in experiments/papers, our numbers beside the papers' in
+# results/reproduce/README.md (< 60 min on 2 cores). The quick variant (first seed, fewer epochs, loose
+# tolerances, results/reproduce-quick/) is what CI runs after the tests.
+reproduce: all
+	$(BIN) reproduce experiments/papers/*.ini
+
+reproduce-quick: all
+	$(BIN) reproduce --quick experiments/papers/*.ini
 
 clean:
 	rm -rf build backdoorlab

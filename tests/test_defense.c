@@ -129,6 +129,43 @@ static void test_params(void **state) {
     assert_non_null(strstr(buf, "uncentred"));
 }
 
+// Integer parameters (counts, switches) refuse fractions instead of truncating them; real ones still take them.
+static void test_integer_params(void **state) {
+    (void)state;
+    const DefenseOps *nc = defense_find("neural-cleanse");
+    DefenseParams p;
+    const char *frac[] = {"steps=2.5", NULL};
+    assert_int_equal(defense_params_resolve(nc, frac, &p), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "steps"));
+    assert_non_null(strstr(bl_errmsg(), "expected an integer"));
+    const char *whole[] = {"steps=3.0", "batch=1e1", "threshold=2.5", "lr=0.05", NULL};
+    assert_int_equal(defense_params_resolve(nc, whole, &p), BL_OK);
+    assert_true(defense_param(nc, &p, "steps") == 3);
+    assert_true(defense_param(nc, &p, "batch") == 10);
+    assert_true(defense_param(nc, &p, "threshold") == 2.5); // a real parameter with whole-number bounds
+    struct {
+        const char *defense, *setting, *key;
+    } refused[] = {{"strip", "n=10.5", "n"},           {"ac", "dims=2.2", "dims"},
+                   {"spectral", "uncentred=0.5", "uncentred"}, {"fine-prune", "epochs=1.5", "epochs"},
+                   {"nc-unlearn", "when_none=0.3", "when_none"}, {"loss-isolation", "checks=2.01", "checks"}};
+    for (size_t i = 0; i < BL_ARRAY_LEN(refused); i++) {
+        const char *set[] = {refused[i].setting, NULL};
+        assert_int_equal(defense_params_resolve(defense_find(refused[i].defense), set, &p), BL_ERR_USAGE);
+        assert_non_null(strstr(bl_errmsg(), refused[i].key));
+        assert_non_null(strstr(bl_errmsg(), "expected an integer"));
+    }
+    // every registered default is accepted when given back explicitly (integer defaults are whole numbers)
+    for (int d = 0; d < defense_count(); d++) {
+        const DefenseOps *ops = defense_at(d);
+        for (int i = 0; i < ops->nparams; i++) {
+            char kv[96];
+            snprintf(kv, sizeof kv, "%s=%.17g", ops->params[i].key, ops->params[i].def);
+            const char *set[] = {kv, NULL};
+            assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // evaluator metrics
 
@@ -572,6 +609,41 @@ static void test_run_and_evaluate(void **state) {
     assert_true(cJSON_IsObject(far));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(far, "0.01"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(far, "0.005"));
+    assert_true(file_exists(out, "score_hist.csv") && file_exists(out, "score_hist.gp"));
+    cJSON_Delete(sum);
+    // evaluation plots: STRIP entropy histograms and Neural Cleanse norms (the PNG only when gnuplot exists)
+    const int gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
+    snprintf(out, sizeof out, "%s/defense/strip", g_tmp);
+    const char *strip_set[] = {"n=5", "calib=20", NULL};
+    assert_int_equal(defense_run_and_evaluate("strip", strip_set, &rd, out, NULL, &sum), BL_OK);
+    assert_true(file_exists(out, "entropy_hist.csv") && file_exists(out, "entropy_hist.gp"));
+    assert_true(!gnuplot || file_exists(out, "entropy_hist.png"));
+    char p2[512];
+    snprintf(p2, sizeof p2, "%s/entropy_hist.csv", out);
+    f = fopen(p2, "r");
+    assert_non_null(f);
+    char head[256] = "";
+    assert_non_null(fgets(head, sizeof head, f));
+    fclose(f);
+    assert_non_null(strstr(head, "backdoored_triggered,clean_model_clean")); // both models, both groups
+    cJSON_Delete(sum);
+    snprintf(out, sizeof out, "%s/defense/neural-cleanse", g_tmp);
+    const char *nc_set[] = {"steps=3", "batches_per_step=1", "batch=8", NULL};
+    assert_int_equal(defense_run_and_evaluate("neural-cleanse", nc_set, &rd, out, NULL, &sum), BL_OK);
+    assert_true(file_exists(out, "norms.csv") && file_exists(out, "norms.gp"));
+    assert_true(!gnuplot || file_exists(out, "norms.png"));
+    snprintf(p2, sizeof p2, "%s/norms.csv", out);
+    f = fopen(p2, "r");
+    assert_non_null(f);
+    int rows = 0, targets = 0;
+    while (fgets(head, sizeof head, f)) {
+        rows++;
+        size_t l = strlen(head);
+        targets += l >= 2 && head[l - 2] == '1' && head[l - 3] == ','; // is_target column
+    }
+    fclose(f);
+    assert_int_equal(rows, 3);    // header + 2 labels
+    assert_int_equal(targets, 1); // the true target is marked for highlighting
     cJSON_Delete(sum);
     // errors
     assert_int_equal(defense_run_and_evaluate("nope", NULL, &rd, out, NULL, NULL), BL_ERR_USAGE);
@@ -598,6 +670,7 @@ static void test_run_and_evaluate(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),       cmocka_unit_test(test_params),
+        cmocka_unit_test(test_integer_params),
         cmocka_unit_test(test_auroc),          cmocka_unit_test(test_detection_and_der),
         cmocka_unit_test(test_linear_algebra), cmocka_unit_test(test_spectral),
         cmocka_unit_test(test_ac),             cmocka_unit_test(test_loss_isolation),

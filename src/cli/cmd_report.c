@@ -25,29 +25,6 @@ typedef struct {
     cJSON *sum[REPORT_MAX_DEFS]; // summary per defence column (NULL = not run)
 } ReportRun;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len >= 0 && len < (1L << 26) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
-        if (fread(buf, 1, (size_t)len, f) == (size_t)len) buf[len] = 0;
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
-static cJSON *read_json(const char *path) {
-    char *t = slurp(path);
-    cJSON *j = t ? cJSON_Parse(t) : NULL;
-    free(t);
-    return j;
-}
-
 static double jnum(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
@@ -173,7 +150,7 @@ int cmd_report(int argc, char **argv) {
         snprintf(r->name, sizeof r->name, "%s", base ? base + 1 : r->dir);
         char path[2300];
         snprintf(path, sizeof path, "%s/metrics.json", r->dir);
-        cJSON *mj = read_json(path);
+        cJSON *mj = json_read_file(path);
         const cJSON *bd = cJSON_GetObjectItemCaseSensitive(mj, "backdoored_model");
         r->ca = jnum(bd, "ca"), r->asr = jnum(bd, "asr");
         cJSON_Delete(mj);
@@ -182,7 +159,7 @@ int cmd_report(int argc, char **argv) {
         while ((e = readdir(d))) {
             if (e->d_name[0] == '.') continue;
             snprintf(path, sizeof path, "%s/%s/summary.json", ddir, e->d_name);
-            cJSON *s = read_json(path);
+            cJSON *s = json_read_file(path);
             if (!s) continue;
             int col = def_column(defs, &ndef, e->d_name);
             if (col < 0) {

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "run/experiment.h"
+#include "run/multirun.h"
 
 int cli_report(Status st) {
     if (st) fprintf(stderr, "backdoorlab: %s\n", bl_errmsg());
@@ -57,7 +57,7 @@ static int run_or_train(int argc, char **argv, ExperimentMode mode) {
         fprintf(stderr, "backdoorlab %s: missing CONFIG (see --help)\n", name);
         return 2;
     }
-    return cli_report(experiment_run(&o));
+    return cli_report(experiment_run_any(&o));
 }
 
 int cmd_run(int argc, char **argv) { return run_or_train(argc, argv, EXP_RUN); }

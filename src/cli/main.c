@@ -21,6 +21,7 @@ static const struct {
     {"inspect", cmd_inspect, "print a model's header, provenance, tensors, hashes and signature status"},
     {"data", cmd_data, "dataset manifests: `data manifest` records samples, `data verify` lists changes"},
     {"detect", cmd_detect, "run a defence on a finished attack run (and on its clean model as control)"},
+    {"reproduce", cmd_reproduce, "run paper configs and put our numbers beside the papers' (results/reproduce)"},
     {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
     {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
 };
@@ -28,7 +29,7 @@ static const struct {
 static void usage(FILE *f) {
     fprintf(f, "usage: backdoorlab <command> [options]   (backdoorlab <command> --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", g_commands[i].name, g_commands[i].help);
+        fprintf(f, "  %-9s %s\n", g_commands[i].name, g_commands[i].help);
     fprintf(f, "\nexit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt data or model\n");
 }
 

@@ -11,7 +11,9 @@
 
 #include "attack/registry.h"
 #include "core/rng.h"
+#include "defense/mitigate.h"
 #include "eval/metrics.h"
+#include "io/plot.h"
 #include "io/results.h"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -457,8 +459,24 @@ typedef struct {
     const char *out_dir;
 } Side;
 
+// What one side's result leaves behind for the evaluation plots, drawn once both sides have run.
+typedef struct {
+    float *input_score;         // (inputs n) DEF_INPUTS: the defence's scores; NULL otherwise
+    double thresholds[8];       // DEF_INPUTS: its thresholds, one per defense_frr_targets
+    double *label_stat;         // (K) DEF_MODEL: per-label statistic; NULL otherwise
+    double *anomaly_index;      // (K) DEF_MODEL: per-label anomaly index; NULL otherwise
+    int K;                      // DEF_MODEL: number of labels
+} SideKeep;
+
+static void side_keep_free(SideKeep *k) {
+    free(k->input_score);
+    free(k->label_stat);
+    free(k->anomaly_index);
+    memset(k, 0, sizeof *k);
+}
+
 static Status run_side(const Side *sd, Model *m, const Dataset *train, const uint8_t *is_poison, int backdoored,
-                       const char *own_dir, const char *csv_name, cJSON *o) {
+                       const char *own_dir, const char *csv_name, cJSON *o, SideKeep *keep) {
     const DefenseRunData *rd = sd->rd;
     Metrics before;
     int have_before = 0;
@@ -526,6 +544,13 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
     }
     st = csv.len || csv.oom ? text_write(&csv, sd->out_dir, csv_name) : BL_OK;
     free(csv.s);
+    if (!st && keep) { // hand the plot data over instead of freeing it
+        memcpy(keep->thresholds, res.thresholds, sizeof keep->thresholds);
+        keep->input_score = res.input_score, res.input_score = NULL;
+        keep->label_stat = res.label_stat, res.label_stat = NULL;
+        keep->anomaly_index = res.anomaly_index, res.anomaly_index = NULL;
+        keep->K = res.num_labels;
+    }
 done:
     if (have_before) metrics_free(&before);
     defense_result_free(&res);
@@ -542,6 +567,187 @@ static const char *attack_desc(const AttackSpec *a, int npois, char *buf, size_t
     attack_describe(a, what, sizeof what);
     snprintf(buf, n, "%s, %d poisoned", what, npois);
     return buf;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Evaluation plots. They need the ground truth (which inputs carry the trigger, which label is the target), so
+// they are drawn here and not by the defences. Data and gnuplot scripts are written atomically; the PNGs need
+// gnuplot, and anything that goes wrong only adds to `note`.
+
+static void note_append(char *note, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_append(char *note, size_t n, const char *fmt, ...) {
+    size_t len = strlen(note);
+    if (len + 1 >= n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+// Draw a script whose data file is already written; failures become notes.
+static void plot_draw(const char *dir, const char *gp_name, const Text *gp, const char *png, char *note, size_t n) {
+    char pnote[320];
+    if (gp->oom) {
+        note_append(note, n, "%s skipped: out of memory. ", png);
+        return;
+    }
+    if (plot_script(dir, gp_name, gp->s ? gp->s : "", gp->len, png, pnote, sizeof pnote))
+        note_append(note, n, "%s skipped: %s. ", png, bl_errmsg());
+    else
+        note_append(note, n, "%s", pnote);
+}
+
+// Input-level detectors: histograms of the detector's statistic for the clean and the triggered inputs, on the
+// backdoored model and (cl != NULL) on the clean model, with the boundary the defender chose for FRR 1% as a
+// vertical line. STRIP's statistic is the mean entropy (its score is -H): <dir>/entropy_hist.{csv,gp,png};
+// other input-level detectors plot their score: <dir>/score_hist.{csv,gp,png}.
+static void plot_input_hist(const char *dir, const DefenseOps *ops, const EvalInputs *in, const SideKeep *bd,
+                            const SideKeep *cl, char *note, size_t note_n) {
+    enum { NB = 40 };
+    const int strip = !strcmp(ops->name, "strip"), n = in->set.n, nsides = cl ? 2 : 1;
+    const double sign = strip ? -1 : 1;
+    const char *base = strip ? "entropy_hist" : "score_hist";
+    const SideKeep *side[2] = {bd, cl};
+    int f1 = -1; // the FRR 1% boundary
+    for (int f = 0; f < DEFENSE_NFRR; f++)
+        if (fabs(defense_frr_targets[f] - 0.01) < 1e-12) f1 = f;
+    double lo = INFINITY, hi = -INFINITY, thr[2] = {NAN, NAN};
+    for (int s = 0; s < nsides; s++) {
+        for (int i = 0; i < n; i++) {
+            double v = sign * side[s]->input_score[i];
+            if (isfinite(v)) lo = fmin(lo, v), hi = fmax(hi, v);
+        }
+        if (f1 >= 0) thr[s] = sign * side[s]->thresholds[f1];
+    }
+    if (!isfinite(lo)) {
+        note_append(note, note_n, "%s.png skipped: no finite scores. ", base);
+        return;
+    }
+    for (int s = 0; s < nsides; s++) // keep the boundary inside the plotted range
+        if (isfinite(thr[s])) lo = fmin(lo, thr[s]), hi = fmax(hi, thr[s]);
+    if (hi <= lo) hi = lo + 1;
+    const double w = (hi - lo) / NB;
+    long cnt[2][2][NB], tot[2][2];
+    memset(cnt, 0, sizeof cnt);
+    memset(tot, 0, sizeof tot);
+    for (int s = 0; s < nsides; s++)
+        for (int i = 0; i < n; i++) {
+            double v = sign * side[s]->input_score[i];
+            if (!isfinite(v)) continue;
+            int b = (int)((v - lo) / w), t = in->triggered[i] != 0;
+            b = b < 0 ? 0 : b >= NB ? NB - 1 : b;
+            cnt[s][t][b]++, tot[s][t]++;
+        }
+    Text csv = {0}, gp = {0};
+    text_printf(&csv, "bin_low,bin_high,bin_mid,backdoored_clean,backdoored_triggered%s\n",
+                cl ? ",clean_model_clean,clean_model_triggered" : "");
+    for (int b = 0; b < NB; b++) {
+        text_printf(&csv, "%.6g,%.6g,%.6g", lo + b * w, lo + (b + 1) * w, lo + (b + 0.5) * w);
+        for (int s = 0; s < nsides; s++)
+            for (int t = 0; t < 2; t++) text_printf(&csv, ",%.6g", tot[s][t] ? (double)cnt[s][t][b] / tot[s][t] : 0.0);
+        text_printf(&csv, "\n");
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s.csv", base);
+    if (text_write(&csv, dir, name)) {
+        note_append(note, note_n, "%s not written: %s. ", name, bl_errmsg());
+        return;
+    }
+    text_printf(&gp, "# %s: drawn by backdoorlab (defense/evaluate.c); run `gnuplot %s.gp` here to redraw.\n", base,
+                base);
+    text_printf(&gp, "set terminal png truecolor size %d,460\nset output '%s.png'\nset datafile separator ','\n",
+                cl ? 1200 : 650, base);
+    text_printf(&gp, "set style fill transparent solid 0.5 noborder\nset boxwidth %.9g absolute\nset grid\n"
+                     "set key below horizontal\nset xrange [%.9g:%.9g]\nset yrange [0:*]\n", w, lo, hi);
+    text_printf(&gp, "set xlabel '%s'\nset ylabel 'fraction of the inputs in each group'\n",
+                strip ? "mean prediction entropy over the overlays (bits)"
+                      : "detector score (higher = more suspicious)");
+    if (cl)
+        text_printf(&gp, "set multiplot layout 1,2 title '%s on %d clean and %d triggered test inputs'\n",
+                    ops->name, in->n_clean, in->n_trig);
+    for (int s = 0; s < nsides; s++) {
+        text_printf(&gp, "set title '%s'\nunset arrow\n", s ? "clean model (control)" : "backdoored model");
+        if (isfinite(thr[s]))
+            text_printf(&gp, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dashtype 2 linewidth 2 "
+                             "linecolor rgb 'black'\n", thr[s], thr[s]);
+        text_printf(&gp, "plot '%s.csv' using 3:%d with boxes linecolor rgb '#1f77b4' title 'clean inputs', "
+                         "'' using 3:%d with boxes linecolor rgb '#d62728' title 'triggered inputs'",
+                    base, 4 + 2 * s, 5 + 2 * s);
+        if (isfinite(thr[s]))
+            text_printf(&gp, ", NaN with lines dashtype 2 linewidth 2 linecolor rgb 'black' title "
+                             "'boundary at FRR 1%% (%.3g)'", thr[s]);
+        text_printf(&gp, "\n");
+    }
+    if (cl) text_printf(&gp, "unset multiplot\n");
+    char gpname[64], png[64];
+    snprintf(gpname, sizeof gpname, "%s.gp", base);
+    snprintf(png, sizeof png, "%s.png", base);
+    plot_draw(dir, gpname, &gp, png, note, note_n);
+    free(gp.s);
+}
+
+// Model-level detectors: the per-label statistic (Neural Cleanse: L1 norm of the reversed mask) as bars, the
+// backdoored model and the clean model side by side, the attack's true target highlighted, the anomaly index
+// above each bar and, for Neural Cleanse, the flag line median - threshold * MAD of each model.
+// Writes <dir>/norms.{csv,gp,png}.
+static void plot_label_stats(const char *dir, const DefenseOps *ops, const DefenseParams *params,
+                             const DefenseRunData *rd, const SideKeep *bd, const SideKeep *cl, char *note,
+                             size_t note_n) {
+    const int K = bd->K, nc = !strcmp(ops->name, "neural-cleanse");
+    if (K < 1 || K > 256) return;
+    if (cl && cl->K != K) cl = NULL;
+    const AttackSpec *a = rd->attack;
+    const int target = a && a->enabled && a->label_mode == LABEL_ALL2ONE && a->target < K ? a->target : -1;
+    const double thr = nc ? defense_param(ops, params, "threshold") : NAN;
+    double line[2] = {NAN, NAN}, tmp[256];
+    const SideKeep *side[2] = {bd, cl};
+    for (int s = 0; s < 2 && isfinite(thr); s++) {
+        double med = 0, mad = side[s] ? nc_anomaly_index(side[s]->label_stat, K, tmp, &med) : 0;
+        if (mad > 0) line[s] = med - thr * mad;
+    }
+    Text csv = {0}, gp = {0};
+    text_printf(&csv, "label,backdoored,clean,backdoored_anomaly_index,clean_anomaly_index,is_target\n");
+    for (int k = 0; k < K; k++)
+        text_printf(&csv, "%d,%.9g,%.9g,%.6g,%.6g,%d\n", k, bd->label_stat[k], cl ? cl->label_stat[k] : NAN,
+                    bd->anomaly_index ? bd->anomaly_index[k] : NAN,
+                    cl && cl->anomaly_index ? cl->anomaly_index[k] : NAN, k == target);
+    if (text_write(&csv, dir, "norms.csv")) {
+        note_append(note, note_n, "norms.csv not written: %s. ", bl_errmsg());
+        return;
+    }
+    text_printf(&gp, "# norms: drawn by backdoorlab (defense/evaluate.c); run `gnuplot norms.gp` here to redraw.\n");
+    text_printf(&gp, "set terminal png truecolor size 950,520\nset output 'norms.png'\nset datafile separator ','\n");
+    text_printf(&gp, "set style fill solid 0.85 border rgb 'black'\nset boxwidth 0.38\nset grid ytics\n"
+                     "set key below horizontal\nset xtics 1\nset xrange [-0.7:%g]\nset yrange [0:*]\n"
+                     "set offsets 0,0,graph 0.08,0\n",
+                K - 0.3);
+    text_printf(&gp, "set xlabel 'label'\nset ylabel '%s'\n",
+                nc ? "L1 norm of the reversed trigger mask (pixels)" : "per-label statistic");
+    text_printf(&gp, "set title '%s per label (number above a bar: anomaly index)'\n", ops->name);
+    for (int s = 0; s < 2; s++)
+        if (isfinite(line[s]))
+            text_printf(&gp, "set arrow from graph 0, first %.9g to graph 1, first %.9g nohead dashtype 2 "
+                             "linewidth 2 linecolor rgb '%s'\n", line[s], line[s], s ? "#555555" : "#1f77b4");
+    text_printf(&gp, "plot 'norms.csv' using ($1-0.2):($6==0?$2:NaN) with boxes linecolor rgb '#1f77b4' title "
+                     "'backdoored model'");
+    if (target >= 0)
+        text_printf(&gp, ", '' using ($1-0.2):($6==1?$2:NaN) with boxes linecolor rgb '#d62728' title "
+                         "'backdoored model, true target (label %d)'", target);
+    if (cl)
+        text_printf(&gp, ", '' using ($1+0.2):3 with boxes linecolor rgb '#aaaaaa' title 'clean model (control)'");
+    if (bd->anomaly_index)
+        text_printf(&gp, ", '' using ($1-0.2):2:(sprintf('%%.1f',abs($4)<0.05?0:$4)) with labels offset 0,0.8 "
+                         "font ',8' notitle");
+    if (cl && cl->anomaly_index)
+        text_printf(&gp, ", '' using ($1+0.2):3:(sprintf('%%.1f',abs($5)<0.05?0:$5)) with labels offset 0,0.8 "
+                         "font ',8' notitle");
+    for (int s = 0; s < 2; s++)
+        if (isfinite(line[s]))
+            text_printf(&gp, ", NaN with lines dashtype 2 linewidth 2 linecolor rgb '%s' title '%s: flag line "
+                             "(median - %g MAD)'", s ? "#555555" : "#1f77b4", s ? "clean" : "backdoored", thr);
+    text_printf(&gp, "\n");
+    plot_draw(dir, "norms.gp", &gp, "norms.png", note, note_n);
+    free(gp.s);
 }
 
 Status defense_run_and_evaluate(const char *name, const char *const *settings, const DefenseRunData *rd,
@@ -563,6 +769,7 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     uint8_t *no_poison = calloc((size_t)BL_MAX(1, rd->train_clean ? rd->train_clean->n : 1), 1);
     EvalInputs inputs;
     memset(&inputs, 0, sizeof inputs);
+    SideKeep keep_bd = {0}, keep_cl = {0};
     cJSON *sum = cJSON_CreateObject();
     if (!is_poison || !no_poison || !sum) {
         st = bl_fail(BL_ERR_RUN, "out of memory");
@@ -580,17 +787,26 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     for (int i = 0; i < ops->nparams; i++) cJSON_AddNumberToObject(pj, ops->params[i].key, params.value[i]);
     if (rd->backdoor_sha256) cJSON_AddStringToObject(sum, "model_sha256", rd->backdoor_sha256);
     Side sd = {ops, &params, rd, &inputs, out_dir};
-    if ((st = run_side(&sd, rd->backdoor, rd->train, is_poison, 1, out_dir, "scores.csv", sum))) goto done;
+    if ((st = run_side(&sd, rd->backdoor, rd->train, is_poison, 1, out_dir, "scores.csv", sum, &keep_bd))) goto done;
     if (rd->clean) {
         cJSON *cm = cJSON_AddObjectToObject(sum, "clean_model");
         if (rd->clean_sha256) cJSON_AddStringToObject(cm, "model_sha256", rd->clean_sha256);
         const Dataset *ctrain = rd->train_clean ? rd->train_clean : rd->train;
         if ((st = run_side(&sd, rd->clean, ctrain, rd->train_clean ? no_poison : is_poison, 0, clean_dir,
-                           "scores-clean.csv", cm)))
+                           "scores-clean.csv", cm, &keep_cl)))
             goto done;
     } else {
         cJSON_AddNullToObject(sum, "clean_model");
     }
+    // Evaluation plots (optional extras: a missing gnuplot or a failed write leaves a note, never an error).
+    char plot_note[512] = "";
+    if (ops->level == DEF_INPUTS && keep_bd.input_score)
+        plot_input_hist(out_dir, ops, &inputs, &keep_bd, keep_cl.input_score ? &keep_cl : NULL, plot_note,
+                        sizeof plot_note);
+    if (ops->level == DEF_MODEL && keep_bd.label_stat)
+        plot_label_stats(out_dir, ops, &params, rd, &keep_bd, keep_cl.label_stat ? &keep_cl : NULL, plot_note,
+                         sizeof plot_note);
+    if (plot_note[0]) cJSON_AddStringToObject(sum, "plot_notes", plot_note);
     char path[4400];
     snprintf(path, sizeof path, "%s/summary.json", out_dir);
     if ((st = json_write_atomic(path, sum))) goto done;
@@ -602,6 +818,8 @@ done:
     free(is_poison);
     free(no_poison);
     eval_inputs_free(&inputs);
+    side_keep_free(&keep_bd);
+    side_keep_free(&keep_cl);
     if (!st && summary_out) *summary_out = sum;
     else cJSON_Delete(sum);
     return st;

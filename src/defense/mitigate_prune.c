@@ -6,16 +6,14 @@
 // Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png.
 #include "defense/mitigate.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "io/plot.h"
 #include "io/results.h"
 
 static const DefenseParamSpec fp_params[] = {
@@ -94,26 +92,6 @@ static void hold_pruned(void *vctx, Model *m) {
     for (int i = 0; i < pm->n; i++) fp_zero_channel(m, pm->conv, pm->chans[i]);
 }
 
-// Run gnuplot on `script` inside dir (stdout/stderr discarded). Returns its exit status, 127 when it could not
-// be started.
-static int run_gnuplot(const char *dir, const char *script) {
-    pid_t pid = fork();
-    if (pid < 0) return 127;
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (chdir(dir) == 0) execlp("gnuplot", "gnuplot", script, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
-}
-
 static Status write_curve(const char *dir, int U, const int *order, const double *mean, const double *ca, int chosen,
                           char *note, size_t note_n) {
     size_t cap = 128 + (size_t)(U + 1) * 96, len = 0;
@@ -137,13 +115,7 @@ static Status write_curve(const char *dir, int U, const int *order, const double
                       "set arrow from %d, graph 0 to %d, graph 1 nohead dashtype 2\n"
                       "plot 'prune_curve.csv' using 1:4 with linespoints title 'defender CA'\n",
                       chosen, chosen);
-    snprintf(path, sizeof path, "%s/prune_curve.gp", dir);
-    st = write_file_atomic(path, gp, (size_t)gl);
-    if (st) return st;
-    int rc = run_gnuplot(dir, "prune_curve.gp");
-    if (rc == 127) snprintf(note, note_n, "gnuplot not found: prune_curve.png skipped (the CSV is written). ");
-    else if (rc) snprintf(note, note_n, "gnuplot exited with status %d: prune_curve.png may be missing. ", rc);
-    return BL_OK;
+    return plot_script(dir, "prune_curve.gp", gp, (size_t)gl, "prune_curve.png", note, note_n);
 }
 
 static Status fp_run(const DefenseContext *ctx, DefenseResult *out);

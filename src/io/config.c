@@ -41,6 +41,8 @@ typedef enum {
     K_ATK_POSITION, K_ATK_POSITION_TEST, K_ATK_ALPHA_TRAIN, K_ATK_ALPHA_TEST, K_ATK_DELTA, K_ATK_FREQUENCY, K_ATK_K,
     K_ATK_S, K_ATK_CROSS_RATIO, K_ATK_EPS, K_ATK_STEPS, K_ATK_SURROGATE, K_ATK_TARGET, K_ATK_LABEL_MODE,
     K_ATK_SOURCE_CLASSES, K_ATK_POISON_RATE, K_ATK_POISON_RATE_BASE, K_ATK_POISON_COUNT,
+    K_EXP_SEEDS, K_SC_TAMPER, K_SC_MONITOR, K_SC_MONITOR_FRR, K_SC_MONITOR_INPUTS, K_SWEEP_KEY, K_SWEEP_VALUES,
+    K_PAPER_REFERENCE, K_PAPER_DIFFERENCES, K_PAPER_QUICK_EPOCHS,
     K_COUNT
 } KeyId;
 
@@ -62,9 +64,13 @@ static const struct {
     {"attack", "k"}, {"attack", "s"}, {"attack", "cross_ratio"}, {"attack", "eps"}, {"attack", "steps"},
     {"attack", "surrogate"}, {"attack", "target"}, {"attack", "label_mode"}, {"attack", "source_classes"},
     {"attack", "poison_rate"}, {"attack", "poison_rate_base"}, {"attack", "poison_count"},
+    {"experiment", "seeds"}, {"supply_chain", "tamper"}, {"supply_chain", "monitor"},
+    {"supply_chain", "monitor_frr"}, {"supply_chain", "monitor_inputs"}, {"sweep", "key"}, {"sweep", "values"},
+    {"paper", "reference"}, {"paper", "differences"}, {"paper", "quick_epochs"},
 };
 
-static const char *const cfg_sections[] = {"experiment", "data", "model", "train", "attack"};
+static const char *const cfg_sections[] = {"experiment", "data",  "model", "train",
+                                           "attack",     "sweep", "paper", "supply_chain"};
 
 // Datasets the data code knows, with the shape attacks are checked against while parsing. `dataset = png:PATH`
 // is the other choice; its shape is known only once it is read (the attack is checked again then).
@@ -83,6 +89,8 @@ static const char *const pos_names[] = {"bottom-right", "bottom-left", "top-left
 static const char *const label_mode_names[] = {"all2one", "all2all"};
 static const char *const base_names[] = {"all", "nontarget", "target"};
 static const char *const key_names[] = {"noise", "png"};
+static const char *const tamper_names[] = {"swap", "edit", "both"};
+static const char *const monitor_names[] = {"strip", "confidence"};
 
 _Static_assert(K_COUNT <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
@@ -122,6 +130,11 @@ void config_defaults(ExperimentConfig *cfg) {
     t->step_size = 1;
     t->gamma = 0.1;
     attack_spec_defaults(&cfg->attack, "badnets"); // type-dependent defaults are settled in cfg_check
+    snprintf(cfg->supply_chain.tamper, sizeof cfg->supply_chain.tamper, "both");
+    snprintf(cfg->supply_chain.monitor, sizeof cfg->supply_chain.monitor, "strip");
+    cfg->supply_chain.monitor_frr = 0.01;
+    cfg->supply_chain.monitor_inputs = 500;
+    cfg->paper.quick_epochs = 1;
 }
 
 // ---------------------------------------------------------------------------------------------- parse state
@@ -285,6 +298,66 @@ static int parse_classes(const char *v, uint8_t *out, int *n) {
     return 1;
 }
 
+// An unsigned 64-bit decimal in v[0..n).
+static int parse_u64(const char *v, size_t n, uint64_t *out) {
+    char buf[32];
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)buf[i])) return 0;
+    errno = 0;
+    unsigned long long x = strtoull(buf, NULL, 10);
+    if (errno == ERANGE) return 0;
+    *out = (uint64_t)x;
+    return 1;
+}
+
+// "1, 2, 3": distinct seeds, at most CONFIG_MAX_SEEDS.
+static int parse_seeds(const char *v, uint64_t *out, int *n) {
+    int count = 0;
+    for (const char *s = v;;) {
+        while (isspace((unsigned char)*s)) s++;
+        const char *e = s;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > s && isspace((unsigned char)t[-1])) t--;
+        if (count == CONFIG_MAX_SEEDS || !parse_u64(s, (size_t)(t - s), &out[count])) return 0;
+        for (int i = 0; i < count; i++)
+            if (out[i] == out[count]) return 0;
+        count++;
+        if (!*e) break;
+        s = e + 1;
+    }
+    *n = count;
+    return 1;
+}
+
+// "10, 20, 50": distinct non-empty items without spaces inside, at most CONFIG_MAX_SWEEP.
+static int parse_list(const char *v, char out[][32], int *n) {
+    int count = 0;
+    for (const char *s = v;;) {
+        while (isspace((unsigned char)*s)) s++;
+        const char *e = s;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > s && isspace((unsigned char)t[-1])) t--;
+        size_t len = (size_t)(t - s);
+        if (count == CONFIG_MAX_SWEEP || len == 0 || len >= 32) return 0;
+        for (size_t i = 0; i < len; i++)
+            if (isspace((unsigned char)s[i])) return 0;
+        memcpy(out[count], s, len);
+        out[count][len] = 0;
+        for (int i = 0; i < count; i++)
+            if (!strcmp(out[i], out[count])) return 0;
+        count++;
+        if (!*e) break;
+        s = e + 1;
+    }
+    *n = count;
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------------- handler
 
 // Set one key. Returns 1 on success, 0 (with the error recorded) on failure.
@@ -322,15 +395,58 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
             KEY_FAIL(p, sec, key, v, "a name of 1..127 characters from [A-Za-z0-9._-], not starting with '.'");
         memcpy(c->experiment.name, v, strlen(v) + 1);
         break;
-    case K_EXP_SEED: {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long s = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
-        if (!isdigit((unsigned char)v[0]) || *end || errno == ERANGE)
-            KEY_FAIL(p, sec, key, v, "an unsigned 64-bit integer");
-        c->experiment.seed = (uint64_t)s;
+    case K_EXP_SEED:
+        if (!parse_u64(v, strlen(v), &c->experiment.seed)) KEY_FAIL(p, sec, key, v, "an unsigned 64-bit integer");
+        break;
+    case K_EXP_SEEDS:
+        if (!parse_seeds(v, c->experiment.seeds, &c->experiment.nseeds))
+            KEY_FAIL(p, sec, key, v, "a comma-separated list of 1..16 distinct unsigned 64-bit integers");
+        c->experiment.seed = c->experiment.seeds[0];
+        break;
+    case K_SC_TAMPER:
+        i = choice_index(v, tamper_names, (int)BL_ARRAY_LEN(tamper_names));
+        if (i < 0) KEY_FAIL(p, sec, key, v, choices_text(tamper_names, (int)BL_ARRAY_LEN(tamper_names), cbuf, sizeof cbuf));
+        snprintf(c->supply_chain.tamper, sizeof c->supply_chain.tamper, "%s", tamper_names[i]);
+        break;
+    case K_SC_MONITOR:
+        i = choice_index(v, monitor_names, (int)BL_ARRAY_LEN(monitor_names));
+        if (i < 0)
+            KEY_FAIL(p, sec, key, v, choices_text(monitor_names, (int)BL_ARRAY_LEN(monitor_names), cbuf, sizeof cbuf));
+        snprintf(c->supply_chain.monitor, sizeof c->supply_chain.monitor, "%s", monitor_names[i]);
+        break;
+    case K_SC_MONITOR_FRR:
+        DOUBLE_IF(d == 0.005 || d == 0.01 || d == 0.02 || d == 0.03, c->supply_chain.monitor_frr,
+                  "one of the calibrated false-rejection targets 0.005, 0.01, 0.02, 0.03");
+        break;
+    case K_SC_MONITOR_INPUTS: INT_IN(1, 100000, c->supply_chain.monitor_inputs, "an integer in 1..100000"); break;
+    case K_SWEEP_KEY: {
+        const char *dot = strchr(v, '.');
+        int found = -1;
+        for (int j = 0; dot && j < K_COUNT; j++)
+            if (strlen(cfg_keys[j].section) == (size_t)(dot - v) && !memcmp(cfg_keys[j].section, v, (size_t)(dot - v)) &&
+                !strcmp(cfg_keys[j].name, dot + 1))
+                found = j;
+        if (found < 0 || !strcmp(cfg_keys[found].section, "experiment") || !strcmp(cfg_keys[found].section, "sweep") ||
+            !strcmp(cfg_keys[found].section, "paper"))
+            KEY_FAIL(p, sec, key, v, "SECTION.KEY of a config key outside [experiment], [sweep] and [paper], such as "
+                                     "attack.poison_count");
+        snprintf(c->sweep.section, sizeof c->sweep.section, "%s", cfg_keys[found].section);
+        snprintf(c->sweep.key, sizeof c->sweep.key, "%s", cfg_keys[found].name);
         break;
     }
+    case K_SWEEP_VALUES:
+        if (!parse_list(v, c->sweep.values, &c->sweep.nvalues))
+            KEY_FAIL(p, sec, key, v, "a comma-separated list of 1..16 distinct values of at most 31 characters");
+        c->sweep.line = p->lineno;
+        break;
+    case K_PAPER_REFERENCE:
+    case K_PAPER_DIFFERENCES: {
+        char *dst = k == K_PAPER_REFERENCE ? c->paper.reference : c->paper.differences;
+        if (!*v) KEY_FAIL(p, sec, key, v, "some text");
+        snprintf(dst, PAPER_TEXT_MAX, "%s", v);
+        break;
+    }
+    case K_PAPER_QUICK_EPOCHS: INT_IN(1, 1000, c->paper.quick_epochs, "an integer in 1..1000"); break;
     case K_EXP_THREADS:
         INT_IN(1, 4096, c->experiment.threads, "an integer in 1..4096 (omit it to use all cores)");
         break;
@@ -471,6 +587,7 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
 }
 
 static int defense_key(CfgParse *p, const char *section, const char *name, const char *value);
+static int paper_key(CfgParse *p, const char *name, const char *value);
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value) {
     CfgParse *p = user;
@@ -482,6 +599,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
                        "or [attack]",
                        name);
     if (!strncmp(section, "defense.", 8)) return defense_key(p, section, name, value);
+    if (!strcmp(section, "paper") && strchr(name, '.')) return paper_key(p, name, value);
     int k = -1;
     for (int j = 0; j < K_COUNT; j++)
         if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, name)) k = j;
@@ -538,6 +656,45 @@ static int defense_key(CfgParse *p, const char *section, const char *name, const
     snprintf(d->key[d->nkeys], sizeof d->key[0], "%s", name);
     snprintf(d->value[d->nkeys], sizeof d->value[0], "%s", value);
     d->key_line[d->nkeys++] = p->lineno;
+    return 1;
+}
+
+// The claim a claim.<id>, source.<id> or note.<id> key belongs to (added on first sight).
+static PaperClaim *paper_claim_for(CfgParse *p, const char *id) {
+    PaperSpec *ps = &p->cfg->paper;
+    for (int i = 0; i < ps->nclaims; i++)
+        if (!strcmp(ps->claims[i].id, id)) return &ps->claims[i];
+    if (ps->nclaims == PAPER_MAX_CLAIMS) return NULL;
+    PaperClaim *c = &ps->claims[ps->nclaims++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    return c;
+}
+
+// claim.<id>, source.<id>, note.<id> in [paper].
+static int paper_key(CfgParse *p, const char *name, const char *value) {
+    const char *dot = strchr(name, '.'), *id = dot + 1;
+    size_t kind = (size_t)(dot - name);
+    int is_claim = kind == 5 && !memcmp(name, "claim", 5), is_source = kind == 6 && !memcmp(name, "source", 6),
+        is_note = kind == 4 && !memcmp(name, "note", 4);
+    if (!is_claim && !is_source && !is_note)
+        return cp_fail(p, p->lineno, "paper", name, "unknown key; [paper] takes: reference, differences, "
+                                                    "quick_epochs, claim.<id>, source.<id>, note.<id>");
+    if (!valid_name(id) || strlen(id) >= sizeof p->cfg->paper.claims[0].id)
+        return cp_fail(p, p->lineno, "paper", name, "the id after '.' must be 1..31 characters from [A-Za-z0-9._-]");
+    if (!*value) return cp_fail(p, p->lineno, "paper", name, "empty value");
+    PaperClaim *c = paper_claim_for(p, id);
+    if (!c) return cp_fail(p, p->lineno, "paper", name, "more than %d claims", PAPER_MAX_CLAIMS);
+    if (is_claim) {
+        if (c->line) return cp_fail(p, p->lineno, "paper", name, "duplicate key (already set on line %d); keep one", c->line);
+        char err[300];
+        if (!paper_parse_claim(value, c, err, sizeof err)) return cp_fail(p, p->lineno, "paper", name, "%s", err);
+        c->line = p->lineno;
+    } else {
+        char *dst = is_source ? c->source : c->note;
+        if (*dst) return cp_fail(p, p->lineno, "paper", name, "duplicate key; keep one");
+        snprintf(dst, PAPER_TEXT_MAX, "%s", value);
+    }
     return 1;
 }
 
@@ -625,11 +782,15 @@ static char *cfg_reader(char *str, int num, void *stream) {
             if (strlen(cfg_sections[j]) == sn && !memcmp(cfg_sections[j], s + 1, sn)) idx = (int)j;
         if (idx < 0) {
             cp_fail(p, p->lineno, NULL, NULL,
-                    "unknown section [%.*s]; known sections: [experiment] [data] [model] [train] [attack] [defense.<name>]",
+                    "unknown section [%.*s]; known sections: [experiment] [data] [model] [train] [attack] [defense.<name>] "
+                    "[sweep] [paper] [supply_chain]",
                     (int)BL_MIN(sn, 60), s + 1);
             return NULL;
         }
         if (!strcmp(cfg_sections[idx], "attack")) p->cfg->attack.enabled = 1;
+        if (!strcmp(cfg_sections[idx], "sweep")) p->cfg->sweep.enabled = 1;
+        if (!strcmp(cfg_sections[idx], "paper")) p->cfg->paper.enabled = 1;
+        if (!strcmp(cfg_sections[idx], "supply_chain")) p->cfg->supply_chain.enabled = 1;
         snprintf(str, (size_t)num, "[%s]", cfg_sections[idx]);
         return str;
     }
@@ -830,6 +991,65 @@ static int cfg_check(CfgParse *p) {
         return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
                        "does not apply to dataset = png:PATH (the folder is part of the dataset value); remove it");
     if (c->attack.enabled && !atk_check(p)) return 0;
+    if (p->seen[K_EXP_SEED] && p->seen[K_EXP_SEEDS])
+        return cp_fail(p, BL_MAX(p->seen[K_EXP_SEED], p->seen[K_EXP_SEEDS]), "experiment", "seeds",
+                       "seed and seeds are alternatives (one run, or one run per seed); keep one");
+    if (c->supply_chain.enabled && !c->attack.enabled)
+        return cp_fail(p, 0, NULL, NULL, "[supply_chain] needs an [attack] section (the attacker's backdoored model)");
+    return 1;
+}
+
+// [sweep] and [paper], once the rest is known to be valid: every sweep value must make a valid config, and
+// every claim needs its source (and its sweep point, when there is a sweep).
+static int cfg_check_multi(CfgParse *p) {
+    ExperimentConfig *c = p->cfg;
+    CfgSweep *sw = &c->sweep;
+    if (sw->enabled && (!p->seen[K_SWEEP_KEY] || !p->seen[K_SWEEP_VALUES]))
+        return cp_fail(p, BL_MAX(p->seen[K_SWEEP_KEY], p->seen[K_SWEEP_VALUES]), NULL, NULL,
+                       "[sweep] needs both key = SECTION.KEY and values = V1,V2,...");
+    if (sw->enabled) {
+        ExperimentConfig *tmp = malloc(sizeof *tmp);
+        if (!tmp) return cp_fail(p, 0, NULL, NULL, "out of memory");
+        int ok = 1;
+        for (int i = 0; ok && i < sw->nvalues; i++) {
+            memcpy(tmp, c, sizeof *tmp);
+            memcpy(tmp->key_line, p->seen, sizeof p->seen);
+            if (config_set(tmp, sw->section, sw->key, sw->values[i], p->file, sw->line)) { // names file:line
+                p->failed = 1;
+                p->fail_line = sw->line;
+                ok = 0;
+            }
+        }
+        free(tmp);
+        if (!ok) return 0;
+        // The loaded config is the sweep's first point, so that the resolved config (which prints it) reads back
+        // to the same struct and never pairs the swept key with an alternative that the sweep overrides.
+        memcpy(c->key_line, p->seen, sizeof p->seen);
+        if (config_set(c, sw->section, sw->key, sw->values[0], p->file, sw->line)) return p->failed = 1, 0;
+        memcpy(p->seen, c->key_line, sizeof p->seen);
+    }
+    PaperSpec *ps = &c->paper;
+    if (ps->enabled && !p->seen[K_PAPER_REFERENCE])
+        return cp_fail(p, 0, "paper", "reference", "missing: say which paper (authors, year, title, venue)");
+    for (int i = 0; i < ps->nclaims; i++) {
+        PaperClaim *cl = &ps->claims[i];
+        if (!cl->line)
+            return cp_fail(p, 0, "paper", cl->id, "source.%s or note.%s without claim.%s", cl->id, cl->id, cl->id);
+        if (!cl->source[0])
+            return cp_fail(p, cl->line, "paper", cl->id, "claim.%s needs source.%s (table or figure of the paper)",
+                           cl->id, cl->id);
+        if (cl->at[0] && !sw->enabled)
+            return cp_fail(p, cl->line, "paper", cl->id, "'@ %s' needs a [sweep] section", cl->at);
+        if (sw->enabled) {
+            int found = 0;
+            for (int j = 0; j < sw->nvalues; j++) found |= !strcmp(sw->values[j], cl->at);
+            if (!found && cl->at[0])
+                return cp_fail(p, cl->line, "paper", cl->id, "'@ %s' is not one of the [sweep] values", cl->at);
+            if (!found)
+                return cp_fail(p, cl->line, "paper", cl->id,
+                               "the config has a [sweep]: say which point the claim is about ('METRIC @ VALUE')");
+        }
+    }
     return 1;
 }
 
@@ -871,6 +1091,7 @@ static Status cfg_parse_text(const char *text, size_t len, const char *file, con
     }
     if (!p.failed && !p.seen[K_EXP_NAME]) cfg_default_name(&p, name_for_errors);
     if (!p.failed) cfg_check(&p);
+    if (!p.failed) cfg_check_multi(&p);
     if (p.failed) {
         config_defaults(cfg);
         return BL_ERR_USAGE;
@@ -913,6 +1134,41 @@ Status config_load(const char *path, ExperimentConfig *cfg) {
     }
     free(buf);
     return st;
+}
+
+Status config_set(ExperimentConfig *cfg, const char *section, const char *key, const char *value, const char *file,
+                  int line) {
+    const char *where = file ? file : "<config>";
+    int k = -1;
+    for (int j = 0; j < K_COUNT; j++)
+        if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, key)) k = j;
+    if (k < 0 || !strcmp(section, "experiment") || !strcmp(section, "sweep") || !strcmp(section, "paper"))
+        return bl_fail(BL_ERR_USAGE, "%s:%d: [%s] %s cannot be set per run", where, line, section, key);
+    if (!strcmp(section, "attack") && !cfg->attack.enabled)
+        return bl_fail(BL_ERR_USAGE, "%s:%d: [attack] %s: the config has no [attack] section", where, line, key);
+    ExperimentConfig *tmp = malloc(sizeof *tmp);
+    if (!tmp) return bl_fail(BL_ERR_RUN, "out of memory");
+    memcpy(tmp, cfg, sizeof *tmp);
+    CfgParse p = {.cfg = tmp, .file = where, .lineno = line > 0 ? line : 1};
+    memcpy(p.seen, cfg->key_line, sizeof p.seen);
+    p.seen[k] = p.lineno; // replaces the file's value, if any
+    if (k == K_MODEL_LAYERS) tmp->model.layers[0] = 0;
+    int ok = cfg_set(&p, (KeyId)k, section, key, value) && cfg_check(&p);
+    if (ok) {
+        memcpy(tmp->key_line, p.seen, sizeof p.seen);
+        memcpy(cfg, tmp, sizeof *cfg);
+    }
+    free(tmp);
+    return ok ? BL_OK : BL_ERR_USAGE;
+}
+
+void config_single_run(ExperimentConfig *cfg, uint64_t seed) {
+    cfg->experiment.seed = seed;
+    cfg->experiment.nseeds = 0;
+    cfg->key_line[K_EXP_SEEDS] = 0;
+    memset(&cfg->sweep, 0, sizeof cfg->sweep);
+    memset(&cfg->paper, 0, sizeof cfg->paper);
+    cfg->paper.quick_epochs = 1;
 }
 
 // ---------------------------------------------------------------------------------------------- resolved
@@ -1023,9 +1279,16 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     const CfgTrain *t = &cfg->train;
     const AttackSpec *a = &cfg->attack;
     fputs("# Resolved backdoorlab config: every key that applies, defaults filled in.\n", f);
-    fprintf(f, "[experiment]\nname = %s\nseed = %llu\nthreads = %d\n", cfg->experiment.name,
-            (unsigned long long)cfg->experiment.seed,
-            cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
+    fprintf(f, "[experiment]\nname = %s\n", cfg->experiment.name);
+    if (cfg->experiment.nseeds > 0) {
+        fputs("seeds = ", f);
+        for (int i = 0; i < cfg->experiment.nseeds; i++)
+            fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)cfg->experiment.seeds[i]);
+        fputc('\n', f);
+    } else {
+        fprintf(f, "seed = %llu\n", (unsigned long long)cfg->experiment.seed);
+    }
+    fprintf(f, "threads = %d\n", cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
 
     if (!strcmp(cfg->data.dataset, "png")) {
         fprintf(f, "\n[data]\ndataset = png:%s\n", cfg->data.path);
@@ -1068,6 +1331,28 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
             if (!atk_applies(a, (KeyId)k, &why)) continue;
             if (k == K_ATK_POISON_COUNT && !a->use_count) continue;
             put_attack_key(f, a, (KeyId)k);
+        }
+    }
+    const CfgSupplyChain *sc = &cfg->supply_chain;
+    if (sc->enabled) {
+        fprintf(f, "\n[supply_chain]\ntamper = %s\nmonitor = %s\n", sc->tamper, sc->monitor);
+        put_double(f, "monitor_frr", sc->monitor_frr);
+        fprintf(f, "monitor_inputs = %d\n", sc->monitor_inputs);
+    }
+    if (cfg->sweep.enabled) {
+        fprintf(f, "\n[sweep]\nkey = %s.%s\nvalues = ", cfg->sweep.section, cfg->sweep.key);
+        for (int i = 0; i < cfg->sweep.nvalues; i++) fprintf(f, "%s%s", i ? "," : "", cfg->sweep.values[i]);
+        fputc('\n', f);
+    }
+    const PaperSpec *ps = &cfg->paper;
+    if (ps->enabled) {
+        fprintf(f, "\n[paper]\nreference = %s\n", ps->reference);
+        if (ps->differences[0]) fprintf(f, "differences = %s\n", ps->differences);
+        fprintf(f, "quick_epochs = %d\n", ps->quick_epochs);
+        for (int i = 0; i < ps->nclaims; i++) {
+            const PaperClaim *c = &ps->claims[i];
+            fprintf(f, "claim.%s = %s\nsource.%s = %s\n", c->id, c->raw, c->id, c->source);
+            if (c->note[0]) fprintf(f, "note.%s = %s\n", c->id, c->note);
         }
     }
     if (fclose(f) != 0 || !buf) {

@@ -14,11 +14,14 @@
 
 #include "attack/attack.h"
 #include "core/core.h"
+#include "io/paper.h"
 
 #define CONFIG_NAME_MAX 128    // bytes for [experiment] name, including the terminator
 #define CONFIG_PATH_MAX 4096   // bytes for [data] path, including the terminator
 #define CONFIG_LAYERS_MAX 4096 // longest [model] layers value in characters (excluding the terminator)
 #define CONFIG_MAX_KEYS 64      // room for the line of every key in the schema
+#define CONFIG_MAX_SEEDS 16     // values in [experiment] seeds
+#define CONFIG_MAX_SWEEP 16     // values in [sweep] values
 
 typedef enum { CFG_OPT_SGD, CFG_OPT_ADAM } OptimizerKind;
 typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_COSINE } ScheduleKind;
@@ -27,7 +30,10 @@ typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_COSINE } ScheduleKi
 typedef struct {
     char name[CONFIG_NAME_MAX]; // run name, only [A-Za-z0-9._-], not starting with '.'; default: the config
                                 // file's basename without ".ini"
-    uint64_t seed;              // root of every RNG stream (default 1)
+    uint64_t seed;              // root of every RNG stream (default 1); with `seeds`, the first of them
+    int nseeds;                 // `seeds = 1,2,3`: run once per seed and report mean ± sd (0 = not set: one run,
+                                // `seed`); `seed` and `seeds` are alternatives
+    uint64_t seeds[CONFIG_MAX_SEEDS]; // the seeds, distinct, in file order
     int threads;                // OpenMP threads, >= 1; 0 (the default) means "all available"
 } CfgExperiment;
 
@@ -99,6 +105,26 @@ typedef struct {
     int key_line[CONFIG_MAX_DEFENSE_KEYS];    // line of each
 } CfgDefense;
 
+// [supply_chain]: `run` plays the supply-chain scenario (run/supply_chain.h) on the finished attack run.
+typedef struct {
+    int enabled;        // the file has a [supply_chain] section
+    char tamper[16];    // what the attacker does to the hub: "swap", "edit" or "both" (default "both")
+    char monitor[16];   // input-level defence the careless consumer deploys: "strip" (default) or "confidence"
+    double monitor_frr; // false-rejection target of the monitor's threshold, one of 0.005, 0.01 (default), 0.02, 0.03
+    int monitor_inputs; // clean and triggered test inputs screened, this many of each, >= 1 (default 500)
+} CfgSupplyChain;
+
+// [sweep]: run the experiment once per value of one key (e.g. ASR against the number of poisoned samples). The
+// loaded config holds the first value (so the resolved config prints it and reads back the same).
+typedef struct {
+    int enabled;                          // the file has a [sweep] section (it then needs key and values)
+    char section[16];                     // `key = attack.poison_count`: the section ...
+    char key[32];                         // ... and the key varied (any key outside [experiment])
+    int nvalues;                          // `values = 10,20,50`: each is checked as that key's value at load
+    char values[CONFIG_MAX_SWEEP][32];    // as written
+    int line;                             // line of `values`
+} CfgSweep;
+
 typedef struct {
     CfgExperiment experiment; // [experiment]
     CfgData data;             // [data]
@@ -108,6 +134,9 @@ typedef struct {
     int key_line[CONFIG_MAX_KEYS]; // line each key was set on (0 = default), by schema position; use config_key_line
     int ndefenses;                            // [defense.<name>] sections, in file order
     CfgDefense defenses[CONFIG_MAX_DEFENSES]; // their raw settings
+    CfgSupplyChain supply_chain;              // [supply_chain]
+    CfgSweep sweep;                           // [sweep]
+    PaperSpec paper;                          // [paper] (io/paper.h): what a paper reports, for `reproduce`
 } ExperimentConfig;
 
 // Fill every field with its default (attack disabled, name "experiment").
@@ -132,6 +161,16 @@ Status config_write_resolved(const ExperimentConfig *cfg, const char *path);
 // The line `[section] key` was set on in the file the config was loaded from; 0 when it took its default or the
 // key is unknown. For errors found after parsing (e.g. once a dataset's shape is known).
 int config_key_line(const ExperimentConfig *cfg, const char *section, const char *key);
+
+// Set `[section] key = value` on a loaded config as if the file said so on `line` (a [sweep] point), then
+// re-check the whole config. Keys in [experiment] cannot be set this way. On error cfg is unchanged and the
+// message names file:line.
+Status config_set(ExperimentConfig *cfg, const char *section, const char *key, const char *value, const char *file,
+                  int line);
+
+// The config of one run of a multi-run config (seeds and/or sweep): `seed` set, seeds, [sweep] and [paper]
+// cleared. Sweep values are applied by the caller with config_set.
+void config_single_run(ExperimentConfig *cfg, uint64_t seed);
 
 // Names used in the config text, for messages and manifests.
 const char *config_optimizer_name(OptimizerKind k);

@@ -20,6 +20,30 @@ Status write_file_atomic(const char *path, const void *data, size_t len) {
     return atomic_commit(&af, len == 0 || fwrite(data, 1, len, af.f) == len);
 }
 
+char *read_text_file(const char *path, long max_bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && len <= max_bytes && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = 0;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+cJSON *json_read_file(const char *path) {
+    char *text = read_text_file(path, 1L << 26);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
 Status json_write_atomic(const char *path, const cJSON *json) {
     char *text = json ? cJSON_Print(json) : NULL;
     if (!text) return bl_fail(BL_ERR_RUN, "cannot format JSON for '%s' (out of memory?)", path);

@@ -20,6 +20,12 @@ Status write_file_atomic(const char *path, const void *data, size_t len);
 // Pretty-printed JSON (plus a final newline), written with write_file_atomic().
 Status json_write_atomic(const char *path, const cJSON *json);
 
+// A whole text file of at most max_bytes as a NUL-terminated malloc'd string; NULL if it cannot be read or is
+// larger.
+char *read_text_file(const char *path, long max_bytes);
+// A JSON file (at most 64 MiB) parsed; NULL if missing, unreadable or not JSON.
+cJSON *json_read_file(const char *path);
+
 // mkdir -p: create path and its missing parents. An existing folder is fine; an existing file is an error.
 Status ensure_dir(const char *path);
 

@@ -19,6 +19,7 @@
 #include "data/manifest.h"
 #include "defense/evaluate.h"
 #include "run/defenses.h"
+#include "run/supply_chain.h"
 #include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -289,9 +290,13 @@ static Status attack_error_ctx(Status st, const Run *r, const char *config_path)
 }
 
 // Load the config, the data, the split and the poison; shared by run/train/eval.
-static Status prepare(Run *r, const char *config_path, int threads_override, int need_train) {
-    Status st = config_load(config_path, &r->cfg);
-    if (st) return st;
+static Status prepare(Run *r, const char *config_path, const ExperimentConfig *loaded, int threads_override,
+                      int need_train) {
+    Status st = BL_OK;
+    if (loaded) memcpy(&r->cfg, loaded, sizeof r->cfg);
+    else if ((st = config_load(config_path, &r->cfg))) return st;
+    // eval and poison of a multi-run config (seeds, [sweep]) use its first run; `run` hands us single runs.
+    if (r->cfg.experiment.nseeds > 0 || r->cfg.sweep.enabled) config_single_run(&r->cfg, r->cfg.experiment.seed);
     if ((st = run_defenses_check(&r->cfg, config_path))) return st; // before anything trains
     if (threads_override > 0) r->cfg.experiment.threads = threads_override;
     if (r->cfg.experiment.threads > 0) bl_set_threads(r->cfg.experiment.threads);
@@ -386,7 +391,7 @@ Status experiment_run(const ExperimentOptions *opt) {
     memset(&r, 0, sizeof r);
     double t_start = bl_now();
     r.progress = opt->progress;
-    Status st = prepare(&r, opt->config_path, opt->threads, 1);
+    Status st = prepare(&r, opt->config_path, opt->cfg, opt->threads, 1);
     if (st) goto done;
     if (opt->out_dir) snprintf(r.dir, sizeof r.dir, "%s", opt->out_dir);
     else snprintf(r.dir, sizeof r.dir, "results/%s", r.cfg.experiment.name);
@@ -495,6 +500,9 @@ Status experiment_run(const ExperimentOptions *opt) {
     if ((st = write_done_marker(r.dir))) goto done_metrics;
     if (!opt->quiet)
         print_summary(&r, have_clean ? &mclean : NULL, have_bd ? &mbd : NULL, bl_now() - t_start);
+    // The supply-chain scenario reloads the finished run (it needs DONE) and writes supply-chain/ with its own DONE.
+    if (opt->mode == EXP_RUN && have_bd && r.cfg.supply_chain.enabled)
+        st = supply_chain_run(r.dir, &r.cfg.supply_chain, r.threads, opt->quiet);
 
 done_metrics:
     if (have_clean) metrics_free(&mclean);
@@ -509,7 +517,7 @@ done:
 Status experiment_eval(const char *model_path, const char *config_path, int threads, const char *trusted_key) {
     Run r;
     memset(&r, 0, sizeof r);
-    Status st = prepare(&r, config_path, threads, 0);
+    Status st = prepare(&r, config_path, NULL, threads, 0);
     Model m;
     char hash[65];
     if (st) goto done;
@@ -542,24 +550,6 @@ done:
 // ---------------------------------------------------------------------------------------------------------
 // Reloading a finished attack run (issue 6). Kept apart from the pipeline above; it reuses prepare() so the
 // data, split and poison are rebuilt by exactly the code that made them.
-
-// Read a whole small text file (manifest.json) into a NUL-terminated buffer.
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len >= 0 && len < (1L << 24) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
-        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[len] = 0;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 // manifest[key] as a string, or NULL.
 static const char *manifest_str(const cJSON *m, const char *key) {
@@ -597,7 +587,7 @@ Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out) {
         return bl_fail(BL_ERR_DATA, "%s: no DONE marker: not a finished run (run `backdoorlab run CONFIG` to "
                                      "completion first)", out->dir);
     path_join(path, sizeof path, out->dir, "manifest.json");
-    char *text = read_text_file(path);
+    char *text = read_text_file(path, 1L << 24);
     cJSON *man = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!man) return bl_fail(BL_ERR_DATA, "%s: missing or not valid JSON", path);
@@ -610,7 +600,7 @@ Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out) {
     Run r;
     memset(&r, 0, sizeof r);
     path_join(path, sizeof path, out->dir, "config.resolved.ini");
-    st = prepare(&r, path, threads, 1);
+    st = prepare(&r, path, NULL, threads, 1);
     // hand the pieces over to *out (r's pointers now belong to out; r is not freed)
     out->cfg = r.cfg, out->threads = r.threads, out->data = r.data, out->defender = r.defender, out->rest = r.rest;
     out->poisoned = r.poisoned, out->manifest = r.manifest, out->triggered_test = r.triggered_test;
@@ -706,7 +696,7 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
     r.progress = progress;
     Dataset full;
     memset(&full, 0, sizeof full);
-    Status st = prepare(&r, config_path, threads, 1);
+    Status st = prepare(&r, config_path, NULL, threads, 1);
     if (st) goto done;
     if (!r.cfg.attack.enabled) {
         st = bl_fail(BL_ERR_USAGE, "%s has no [attack] section: there is nothing to poison", config_path);

@@ -18,7 +18,8 @@ typedef enum {
 
 typedef struct {
     ExperimentMode mode; // what to produce
-    const char *config_path; // the config file as given
+    const char *config_path; // the config file as given (for messages and the manifest)
+    const ExperimentConfig *cfg; // the config already loaded (one run of a multi-run config); NULL = load config_path
     const char *out_dir;     // results folder; NULL = results/<name>
     int threads;             // > 0 overrides [experiment] threads
     int progress;            // progress bars on stderr (the CLI sets it when stderr is a TTY)

@@ -1,0 +1,279 @@
+// reproduce.c: paper configs in, our numbers beside the papers' out (see reproduce.h).
+#include "run/reproduce.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "io/config.h"
+#include "io/results.h"
+#include "run/multirun.h"
+
+// Plots a run may have drawn, linked from the README when the first seed's run has them: (file, caption).
+static const char *const run_plots[][2] = {
+    {"defense/strip/entropy_hist.png", "STRIP entropy of clean and triggered inputs"},
+    {"defense/neural-cleanse/norms.png", "Neural Cleanse: L1 norm of the reversed trigger per label"},
+    {"defense/fine-prune/prune_curve.png", "Fine-pruning: CA and ASR against channels pruned"},
+};
+
+static int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+// Our values of claim c, one per seed, in the claim's unit. Returns how many were found.
+static int claim_values(const PaperClaim *c, const ExperimentConfig *cfg, const MultiRun *mr, double *x) {
+    int point = 0;
+    for (int p = 0; p < mr->npoints; p++)
+        if (cfg->sweep.enabled && !strcmp(mr->value[p], c->at)) point = p;
+    int n = 0;
+    for (int s = 0; s < mr->nseeds; s++) {
+        double v = multirun_metric(mr->metrics[point][s], c->metric);
+        x[n++] = isfinite(v) ? paper_claim_scale(c, v) : NAN;
+    }
+    return n;
+}
+
+// "89.12 ± 0.31" (n > 1) or "89.12", with the range for several seeds.
+static void ours_text(const double *x, int n, int percent, char *buf, size_t cap) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            snprintf(buf, cap, "missing");
+            return;
+        }
+    double mean, sd, lo = x[0], hi = x[0];
+    multirun_mean_sd(x, n, &mean, &sd);
+    for (int i = 1; i < n; i++) lo = fmin(lo, x[i]), hi = fmax(hi, x[i]);
+    const char *u = percent ? "%" : "";
+    if (n > 1) snprintf(buf, cap, "%.2f ± %.2f%s (%.2f..%.2f, %d seeds)", mean, sd, u, lo, hi, n);
+    else snprintf(buf, cap, "%.2f%s (1 seed)", mean, u);
+}
+
+// Markdown-safe copy (a '|' would split the table cell).
+static void md_cell(const char *s, char *out, size_t cap) {
+    size_t j = 0;
+    for (; *s && j + 2 < cap; s++) {
+        if (*s == '|') out[j++] = '\\';
+        out[j++] = *s;
+    }
+    out[j] = 0;
+}
+
+// CSV field: quoted, quotes doubled.
+static void csv_field(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct {
+    FILE *md, *csv;   // README.md and claims.csv being written (memory streams)
+    cJSON *papers;    // summary.json "papers"
+    const char *out;  // the output folder
+} ReportFiles;
+
+// One paper's section of the README, its CSV rows and JSON, and the tally.
+static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const MultiRun *mr, const ReproduceOptions *o,
+                         double seconds, ReproduceTally *t) {
+    const PaperSpec *ps = &cfg->paper;
+    char cell[3][512];
+    FILE *md = rf->md;
+    md_cell(ps->reference, cell[0], sizeof cell[0]);
+    fprintf(md, "## %s\n\n%s\n\n", cfg->experiment.name, cell[0]);
+    fprintf(md, "Our setup: %s on %s, %d epochs (%s), %d seed(s)%s%s%s. Runs in `%s/`, %.0f s.\n", cfg->model.layers,
+            cfg->data.dataset, o->quick && cfg->train.epochs > ps->quick_epochs ? ps->quick_epochs : cfg->train.epochs,
+            config_optimizer_name(cfg->train.optimizer), mr->nseeds, cfg->sweep.enabled ? ", sweep over " : "",
+            cfg->sweep.enabled ? cfg->sweep.key : "", cfg->sweep.enabled ? "" : "", mr->root + strlen(rf->out) + 1,
+            seconds);
+    if (ps->differences[0]) {
+        md_cell(ps->differences, cell[0], sizeof cell[0]);
+        fprintf(md, "How it differs from the paper: %s.\n", cell[0]);
+    }
+    fprintf(md, "\n| claim | paper | ours (mean ± sd) | tolerance | verdict | source | note |\n"
+                "|---|---|---|---|---|---|---|\n");
+    cJSON *pj = cJSON_CreateObject();
+    cJSON_AddItemToArray(rf->papers, pj);
+    cJSON_AddStringToObject(pj, "name", cfg->experiment.name);
+    cJSON_AddStringToObject(pj, "reference", ps->reference);
+    cJSON_AddNumberToObject(pj, "seeds", mr->nseeds);
+    cJSON_AddNumberToObject(pj, "seconds", seconds);
+    cJSON *claims = cJSON_AddArrayToObject(pj, "claims");
+    for (int i = 0; i < ps->nclaims; i++) {
+        const PaperClaim *c = &ps->claims[i];
+        double x[CONFIG_MAX_SEEDS];
+        int n = claim_values(c, cfg, mr, x);
+        ClaimVerdict v = paper_claim_verdict(c, x, n, o->quick);
+        double tol = o->quick ? c->quick_tol : c->tol;
+        char paper[64], ours[128], tol_text[32], verdict[96];
+        paper_claim_value_text(c, paper, sizeof paper);
+        ours_text(x, n, c->percent, ours, sizeof ours);
+        if (tol >= 0) snprintf(tol_text, sizeof tol_text, "%g%s%s", tol, c->percent ? " pt" : "", o->quick ? " (quick)" : "");
+        else snprintf(tol_text, sizeof tol_text, "–");
+        t->claims++;
+        if (v == VERDICT_WITHIN) t->within++;
+        if (v == VERDICT_OUTSIDE) t->outside++;
+        int fails = v == VERDICT_MISSING || (v == VERDICT_OUTSIDE && (o->quick || (o->strict && c->verified)));
+        t->failed += fails;
+        if (v == VERDICT_NONE) snprintf(verdict, sizeof verdict, "shown only");
+        else if (c->verified) snprintf(verdict, sizeof verdict, "**%s**", paper_verdict_name(v));
+        else snprintf(verdict, sizeof verdict, "%s (reported, unverified)", paper_verdict_name(v));
+        char metric[300];
+        snprintf(metric, sizeof metric, "%s: `%s`%s%s", c->id, c->metric, c->at[0] ? " @ " : "", c->at);
+        md_cell(metric, cell[0], sizeof cell[0]);
+        md_cell(c->source, cell[1], sizeof cell[1]);
+        md_cell(c->note, cell[2], sizeof cell[2]);
+        fprintf(md, "| %s | %s | %s | %s | %s | %s | %s |\n", cell[0], paper, ours, tol_text, verdict, cell[1], cell[2]);
+        fprintf(rf->csv, "%s,%s,", cfg->experiment.name, c->id);
+        csv_field(rf->csv, c->metric);
+        fprintf(rf->csv, ",%s,", c->at);
+        csv_field(rf->csv, paper);
+        double mean = NAN, sd = NAN;
+        if (n) multirun_mean_sd(x, n, &mean, &sd);
+        fprintf(rf->csv, ",%.6g,%.6g,%d,%g,%s,%s,", mean, sd, n, tol, c->verified ? "verified" : "unverified",
+                paper_verdict_name(v));
+        csv_field(rf->csv, c->source);
+        fputc('\n', rf->csv);
+        cJSON *cj = cJSON_CreateObject();
+        cJSON_AddItemToArray(claims, cj);
+        cJSON_AddStringToObject(cj, "id", c->id);
+        cJSON_AddStringToObject(cj, "metric", c->metric);
+        if (c->at[0]) cJSON_AddStringToObject(cj, "at", c->at);
+        cJSON_AddStringToObject(cj, "paper", paper);
+        cJSON_AddItemToObject(cj, "ours", cJSON_CreateDoubleArray(x, n));
+        if (isfinite(mean)) cJSON_AddNumberToObject(cj, "mean", mean);
+        if (isfinite(sd)) cJSON_AddNumberToObject(cj, "sd", sd);
+        if (tol >= 0) cJSON_AddNumberToObject(cj, "tolerance", tol);
+        cJSON_AddBoolToObject(cj, "verified", c->verified);
+        cJSON_AddStringToObject(cj, "verdict", paper_verdict_name(v));
+        cJSON_AddStringToObject(cj, "source", c->source);
+    }
+    // Plots: the sweep (multirun) and whatever the first seed's defences drew.
+    char path[2600], rel[2600];
+    const char *root_rel = mr->root + strlen(rf->out) + 1;
+    snprintf(path, sizeof path, "%s/sweep.png", mr->root);
+    int any = 0;
+    if (file_exists(path)) {
+        fprintf(md, "\n![ASR and CA against %s](%s/sweep.png)\n", cfg->sweep.key, root_rel);
+        any = 1;
+    }
+    char first[2400];
+    multirun_dir(mr, cfg, 0, 0, first, sizeof first);
+    for (size_t k = 0; k < BL_ARRAY_LEN(run_plots); k++) {
+        snprintf(path, sizeof path, "%s/%s", first, run_plots[k][0]);
+        if (!file_exists(path)) continue;
+        snprintf(rel, sizeof rel, "%s/%s", first + strlen(rf->out) + 1, run_plots[k][0]);
+        fprintf(md, "%s![%s (seed %llu)](%s)\n", any ? "" : "\n", run_plots[k][1], (unsigned long long)mr->seed[0], rel);
+        any = 1;
+    }
+    fputc('\n', md);
+}
+
+Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOptions *o, ReproduceTally *tally) {
+    memset(tally, 0, sizeof *tally);
+    const char *out = o->out ? o->out : o->quick ? "results/reproduce-quick" : "results/reproduce";
+    if (nconfigs <= 0) return bl_fail(BL_ERR_USAGE, "no paper configs given (e.g. experiments/papers/*.ini)");
+    ExperimentConfig *cfgs = calloc((size_t)nconfigs, sizeof *cfgs);
+    MultiRun *mr = malloc(sizeof *mr);
+    if (!cfgs || !mr) {
+        free(cfgs);
+        free(mr);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    Status st = BL_OK;
+    for (int i = 0; i < nconfigs && !st; i++) { // every config is checked before anything trains
+        if ((st = config_load(configs[i], &cfgs[i]))) break;
+        if (!cfgs[i].paper.enabled)
+            st = bl_fail(BL_ERR_USAGE, "%s: no [paper] section; reproduce runs paper configs (see io/paper.h)",
+                         configs[i]);
+        for (int j = 0; j < i && !st; j++)
+            if (!strcmp(cfgs[i].experiment.name, cfgs[j].experiment.name))
+                st = bl_fail(BL_ERR_USAGE, "%s and %s have the same experiment name '%s'; their results would mix",
+                             configs[j], configs[i], cfgs[i].experiment.name);
+    }
+    ReportFiles rf = {.out = out, .papers = cJSON_CreateArray()};
+    char *md_buf = NULL, *csv_buf = NULL;
+    size_t md_n = 0, csv_n = 0;
+    rf.md = open_memstream(&md_buf, &md_n);
+    rf.csv = open_memstream(&csv_buf, &csv_n);
+    if (!st && (!rf.md || !rf.csv || !rf.papers)) st = bl_fail(BL_ERR_RUN, "out of memory");
+    if (!st) st = ensure_dir(out);
+    char rev[64], when[32];
+    bl_git_revision(rev, sizeof rev);
+    bl_iso8601_utc(when);
+    if (!st) {
+        fprintf(rf.md, "# Paper reproductions%s\n\n", o->quick ? " (quick: first seed, fewer epochs)" : "");
+        fprintf(rf.md,
+                "Written by `backdoorlab reproduce%s` at revision %s on %s. Each table puts the number a paper reports "
+                "beside ours (mean ± sd over the seeds run; one-sided claims must hold for every seed). **verified** "
+                "claims were read in the paper itself (see the research notes) and are pass/fail; *reported, "
+                "unverified* ones are expectations nobody has checked in the paper yet. Our data is Fashion-MNIST, not "
+                "the papers' datasets: each table says how the setup differs.\n\n",
+                o->quick ? " --quick" : "", rev, when);
+        fprintf(rf.csv, "paper,claim,metric,at,paper_value,ours_mean,ours_sd,seeds,tolerance,status,verdict,source\n");
+    }
+    for (int i = 0; i < nconfigs && !st; i++) {
+        ExperimentConfig *cfg = &cfgs[i];
+        char root[2048];
+        snprintf(root, sizeof root, "%s/%s", out, cfg->experiment.name);
+        multirun_plan(cfg, root, o->quick, mr);
+        ExperimentOptions eo = {.mode = EXP_RUN, .config_path = configs[i], .threads = o->threads,
+                                .progress = o->progress, .quiet = o->quiet};
+        if (!o->quiet) printf("== %s (%s): %d run(s)\n", cfg->experiment.name, configs[i], mr->npoints * mr->nseeds);
+        double t0 = bl_now();
+        st = multirun_execute(cfg, &eo, o->quick, mr);
+        if (!st) report_paper(&rf, cfg, mr, o, bl_now() - t0, tally);
+        multirun_free(mr);
+    }
+    if (rf.md) fclose(rf.md);
+    if (rf.csv) fclose(rf.csv);
+    if (!st) {
+        char path[2200];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "revision", rev);
+        cJSON_AddBoolToObject(j, "quick", o->quick);
+        cJSON_AddNumberToObject(j, "claims", tally->claims);
+        cJSON_AddNumberToObject(j, "within", tally->within);
+        cJSON_AddNumberToObject(j, "outside", tally->outside);
+        cJSON_AddNumberToObject(j, "failed", tally->failed);
+        cJSON_AddItemToObject(j, "papers", rf.papers);
+        rf.papers = NULL;
+        snprintf(path, sizeof path, "%s/summary.json", out);
+        st = json_write_atomic(path, j);
+        cJSON_Delete(j);
+        FILE *tail = NULL;
+        char *md2 = NULL;
+        size_t md2_n = 0;
+        if (!st && (tail = open_memstream(&md2, &md2_n))) { // totals line at the end
+            fwrite(md_buf, 1, md_n, tail);
+            fprintf(tail, "---\n%d claims: %d within tolerance, %d outside, %d shown only or missing.\n", tally->claims,
+                    tally->within, tally->outside, tally->claims - tally->within - tally->outside);
+            fclose(tail);
+        }
+        snprintf(path, sizeof path, "%s/README.md", out);
+        if (!st) st = md2 ? write_file_atomic(path, md2, md2_n) : bl_fail(BL_ERR_RUN, "out of memory");
+        free(md2);
+        snprintf(path, sizeof path, "%s/claims.csv", out);
+        if (!st) st = write_file_atomic(path, csv_buf, csv_n);
+        if (!st && !o->quiet)
+            printf("\n%d claims: %d within tolerance, %d outside, %d failing. Report: %s/README.md\n", tally->claims,
+                   tally->within, tally->outside, tally->failed, out);
+        if (!st && tally->failed)
+            st = bl_fail(BL_ERR_RUN, "%d claim(s) failed (%s); see %s/README.md", tally->failed,
+                         o->quick ? "outside the quick tolerance, or missing" : "verified and outside, or missing",
+                         out);
+    }
+    cJSON_Delete(rf.papers);
+    free(md_buf);
+    free(csv_buf);
+    free(cfgs);
+    free(mr);
+    return st;
+}
