@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include <dirent.h>
 #include <float.h>
@@ -541,10 +542,14 @@ static void test_sign_and_trust(void **state) {
     assert_memory_equal(u.sha256, u.file_sha256, 32);
 
     int was = -1;
+    assert_int_equal(chmod(p, 0600), 0);
     assert_int_equal(bdm_sign(p, ska, fp, &was), BL_OK);
     assert_string_equal(fp, fpa);
     assert_int_equal(was, 0);
     assert_int_equal(count_dir_entries(), 1); // signed in place, no temp file left
+    struct stat sb; // and the file keeps its mode (a private model stays private)
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
     size_t n;
     uint8_t *b = slurp(p, &n);
     assert_int_equal(n, g_len + BDM_SIG_ED25519_LEN);

@@ -10,6 +10,13 @@
 // below; early stop after 25 steps without an L1 improvement once λ has moved both ways; the result is the
 // smallest mask seen on a step whose ASR reached 0.99. One "step" is batches_per_step mini-batches.
 // Inputs are in [0,1] here (the official code works on 0..255; the mask is scale-free, the pattern is not).
+// The schedule constants are those of the authors' gtsrb_visualize_example.py (patience 5, multiplier 2, early
+// stop after 5 * patience steps with threshold 1.0); the Visualizer class defaults (10, 1.5) are overridden there.
+// Two deliberate differences: the loss is the paper's cross-entropy (visualizer.py passes the model output and
+// the one-hot target to categorical_crossentropy in swapped order, bolunwang/backdoor issue #11, which makes
+// its loss ~16 (1 - p_t)), and tanh(a)/2 + 1/2 omits the official (2 - 1e-7) divisor (no effect at float
+// precision). Anomaly index as mad_outlier_detection.py: median and MAD (x 1.4826) over ALL labels' norms,
+// index = (median - L1) / MAD, and only labels below the median can be flagged (a positive index).
 #include "defense/mitigate.h"
 
 #include <math.h>
@@ -33,7 +40,7 @@ static const DefenseParamSpec nc_params[] = {
     {"init_cost", 1e-3, 0, 1e3, "L1 weight lambda once the attack first succeeds"},
     {"succ_threshold", 0.99, 0.01, 1, "attack success rate a reversed trigger must reach"},
     {"patience", 5, 1, 1000, "steps before lambda moves up or down"},
-    {"cost_multiplier", 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (paper 2, ART 1.5)"},
+    {"cost_multiplier", 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (authors' example 2, ART 1.5)"},
     {"early_stop_patience", 25, 0, 100000, "steps without L1 improvement before stopping (0 = never)"},
     {"threshold", 2, 0, 100, "flag labels whose anomaly index exceeds this"},
     {"full", 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"},

@@ -124,6 +124,8 @@ static Status write_atomic(const char *path, const uint8_t *buf, size_t len) {
     }
     int ok = done == len;
     int err = ok ? 0 : errno;
+    struct stat old; // re-signing a 0600 model must not hand it to everyone: keep the replaced file's mode
+    if (ok && stat(path, &old) == 0 && fchmod(fd, old.st_mode & 07777) != 0) ok = 0, err = errno;
     if (ok && fsync(fd) != 0) ok = 0, err = errno;
     if (close(fd) != 0 && ok) ok = 0, err = errno;
     if (ok && rename(tmp, path) != 0) ok = 0, err = errno;

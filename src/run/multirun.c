@@ -8,17 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/atomic.h"
+#include "io/plot.h"
 #include "io/results.h"
-
-// TEMP until io/plot.h lands: run gnuplot on script inside dir.
-#include <sys/wait.h>
-static void plot_gnuplot(const char *dir, const char *script, char *note, size_t note_n) {
-    char cmd[4400 + 2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s' >/dev/null 2>&1", dir, script);
-    int rc = system(cmd);
-    if (rc != 0) snprintf(note, note_n, "gnuplot failed or missing: %.100s/%.60s not drawn", dir, script);
-}
 
 // The headline numbers every summary aggregates: (metrics.json path, column title).
 static const char *const headline[][2] = {
@@ -180,10 +171,7 @@ static Status write_sweep_plot(const ExperimentConfig *cfg, const MultiRun *mr, 
              "     '' skip 1 using 1:6:7 with yerrorlines dt 2 title 'CA (clean model)'\n",
              cfg->sweep.section, cfg->sweep.key, mr->nseeds, cfg->experiment.name, cfg->sweep.key, mr->nseeds,
              cfg->sweep.key, logx ? "set logscale x\n" : "");
-    snprintf(path, sizeof path, "%s/sweep.gp", mr->root);
-    if ((st = write_file_atomic(path, gp, strlen(gp)))) return st;
-    plot_gnuplot(mr->root, "sweep.gp", note, note_n);
-    return BL_OK;
+    return plot_script(mr->root, "sweep.gp", gp, strlen(gp), "sweep.png", note, note_n);
 }
 
 // summary.json and summary.md (and the table on stdout unless quiet).
