@@ -4,7 +4,8 @@
 // NC must flag label 0 on the backdoored model and nothing on the clean one; fine-prune must prune in ascending
 // activation order and respect its CA budget; fine-tune and nc-unlearn must return a changed model of the same
 // architecture; retraining must leave the flagged samples out; bad parameters and degenerate data must give
-// clear errors.
+// clear errors. Through the evaluator, fine-prune's ranking is replayed on a 32-channel model to give the prune
+// curve with test CA and ASR (33 rows, row 0 = the unpruned model's numbers).
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +22,9 @@
 
 #include "core/core.h"
 #include "core/rng.h"
+#include "attack/attack.h"
 #include "defense/defense.h"
+#include "defense/evaluate.h"
 #include "defense/mitigate.h"
 #include "train/train.h"
 
@@ -284,6 +287,137 @@ static void test_fine_prune(void **state) {
     defense_result_free(&res);
 }
 
+// The evaluator replays fine-prune's whole ranking on a copy of the original model and adds test CA / ASR per
+// step: 33 rows for a 32-channel layer, row 0 = the unpruned model's evaluated CA and ASR (the test set here is
+// smaller than the 2000-image subset, so exactly), the channel column a permutation of 0..31, each row what
+// pruning that prefix by hand gives, the stopping point marked, the gnuplot script (and PNG with gnuplot) written.
+#define NET32 "conv 32 3, relu, maxpool 2, flatten, dense 10"
+
+// Read dir/name into a NUL-terminated heap string (NULL when missing).
+static char *slurp(const char *dir, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void check_curve_csv(const char *dir, const char *name, const cJSON *pc, int stop) {
+    char *csv = slurp(dir, name);
+    assert_non_null(csv);
+    char *save = NULL, *line = strtok_r(csv, "\n", &save);
+    assert_string_equal(line, "pruned,channel,mean_activation,defender_ca,selected,test_ca,test_asr");
+    int rows = 0, seen[32] = {0};
+    const cJSON *tca = cJSON_GetObjectItem(pc, "test_ca"), *tasr = cJSON_GetObjectItem(pc, "test_asr");
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        char *f[8] = {0}, *p = line;
+        int nf = 0;
+        while (nf < 8) { // split on ',' keeping empty fields
+            f[nf++] = p;
+            char *c = strchr(p, ',');
+            if (!c) break;
+            *c = 0, p = c + 1;
+        }
+        assert_int_equal(nf, 7);
+        assert_int_equal(atoi(f[0]), rows);
+        if (rows == 0) {
+            assert_string_equal(f[1], ""); // nothing pruned yet
+        } else {
+            int ch = atoi(f[1]);
+            assert_true(ch >= 0 && ch < 32);
+            assert_int_equal(seen[ch]++, 0);
+        }
+        assert_int_equal(atoi(f[4]), rows == stop);
+        assert_float_equal(atof(f[5]), cJSON_GetArrayItem(tca, rows)->valuedouble, 5e-7);
+        assert_float_equal(atof(f[6]), cJSON_GetArrayItem(tasr, rows)->valuedouble, 5e-7);
+        rows++;
+    }
+    assert_int_equal(rows, 33);
+    free(csv);
+}
+
+static void test_prune_curve_replay(void **state) {
+    (void)state;
+    Model bd, cl;
+    assert_int_equal(model_build(&bd, NET32, (Shape){1, S, S}, NCLS, 128), BL_OK);
+    assert_int_equal(model_build(&cl, NET32, (Shape){1, S, S}, NCLS, 128), BL_OK);
+    model_init_params(&bd, g_opts.seed);
+    model_init_params(&cl, g_opts.seed);
+    TrainOptions o = g_opts;
+    o.epochs = 4;
+    assert_int_equal(train_model(&bd, &g_train, &o), BL_OK);
+    assert_int_equal(train_model(&cl, &g_train_cl, &o), BL_OK);
+    float *saved = malloc(bd.nparams * sizeof(float));
+    memcpy(saved, bd.params, bd.nparams * sizeof(float));
+    Dataset trig;
+    assert_int_equal(ds_copy(&g_test, &trig), BL_OK);
+    for (int i = 0; i < trig.n; i++) stamp_trigger(trig.images + (size_t)i * S * S);
+    AttackSpec a;
+    attack_spec_defaults(&a, "badnets");
+    a.enabled = 1, a.target = TARGET, a.label_mode = LABEL_ALL2ONE, a.trigger_size = 2;
+    DefenseRunData rd = {.backdoor = &bd, .clean = &cl, .train = &g_train, .train_clean = &g_train_cl,
+                         .defender = &g_clean, .train_opts = &o, .model_desc = NET32, .seed = 7, .test = &g_test,
+                         .triggered_test = &trig, .attack = &a};
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/fp-eval", g_dir);
+    const char *const set[] = {"epochs=1", NULL};
+    cJSON *sum = NULL;
+    assert_int_equal(defense_run_and_evaluate("fine-prune", set, &rd, dir, NULL, &sum), BL_OK);
+    assert_memory_equal(saved, bd.params, bd.nparams * sizeof(float)); // replayed on a copy
+    // The keys other code reads are still there.
+    const char *keys[] = {"ca_before", "asr_before", "ca_after", "asr_after", "ra_after", "der", "seconds"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(sum, keys[i])));
+    const cJSON *pc = cJSON_GetObjectItem(sum, "prune_curve"), *ex = cJSON_GetObjectItem(sum, "extra");
+    assert_non_null(pc);
+    const cJSON *tca = cJSON_GetObjectItem(pc, "test_ca"), *tasr = cJSON_GetObjectItem(pc, "test_asr");
+    assert_int_equal(cJSON_GetArraySize(tca), 33);
+    assert_int_equal(cJSON_GetArraySize(tasr), 33);
+    assert_int_equal(cJSON_GetObjectItem(pc, "test_samples")->valueint, g_test.n);
+    // Row 0 is the unpruned model, measured the same way as ca_before / asr_before: equal to the bit.
+    assert_true(cJSON_GetArrayItem(tca, 0)->valuedouble == cJSON_GetObjectItem(sum, "ca_before")->valuedouble);
+    assert_true(cJSON_GetArrayItem(tasr, 0)->valuedouble == cJSON_GetObjectItem(sum, "asr_before")->valuedouble);
+    const int stop = cJSON_GetObjectItem(ex, "pruned")->valueint;
+    assert_int_equal(cJSON_GetObjectItem(pc, "stop")->valueint, stop);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(ex, "prune_order")), 32); // the whole ranking
+    check_curve_csv(dir, "prune_curve.csv", pc, stop);
+    // Any row = pruning that prefix of the ranking by hand on the original model.
+    const cJSON *ord = cJSON_GetObjectItem(ex, "prune_order");
+    const int ks[] = {1, stop, 16, 31, 32};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        Model *m = NULL;
+        assert_int_equal(mit_clone(&bd, bd.max_batch, &m), BL_OK);
+        for (int i = 0; i < ks[t]; i++) fp_zero_channel(m, 0, cJSON_GetArrayItem(ord, i)->valueint);
+        assert_true(mit_accuracy(m, &g_test) == cJSON_GetArrayItem(tca, ks[t])->valuedouble);
+        mit_destroy(m);
+    }
+    char *gp = slurp(dir, "prune_curve.gp");
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "prune_curve.csv"));
+    free(gp);
+    if (system("command -v gnuplot >/dev/null 2>&1") == 0) assert_true(file_exists("fp-eval/prune_curve.png"));
+    else print_message("gnuplot not on PATH: PNG not checked\n");
+    // The clean-model control gets its own curve.
+    const cJSON *cm = cJSON_GetObjectItem(sum, "clean_model"), *cpc = cJSON_GetObjectItem(cm, "prune_curve");
+    assert_non_null(cpc);
+    assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(cpc, "test_ca"), 0)->valuedouble ==
+                cJSON_GetObjectItem(cm, "ca_before")->valuedouble);
+    const int cstop = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "extra"), "pruned")->valueint;
+    check_curve_csv(dir, "prune_curve-clean.csv", cpc, cstop);
+    print_message("prune curve: stop %d, test CA %.3f -> %.3f, ASR %.3f -> %.3f at the stop\n", stop,
+                  cJSON_GetArrayItem(tca, 0)->valuedouble, cJSON_GetArrayItem(tca, stop)->valuedouble,
+                  cJSON_GetArrayItem(tasr, 0)->valuedouble, cJSON_GetArrayItem(tasr, stop)->valuedouble);
+    cJSON_Delete(sum);
+    free(saved);
+    ds_free(&trig);
+    model_free(&bd);
+    model_free(&cl);
+}
+
 static int same_arch_changed(const Model *a, const Model *b) {
     if (strcmp(a->desc, b->desc) || a->nparams != b->nparams) return 0;
     return memcmp(a->params, b->params, a->nparams * sizeof(float)) != 0;
@@ -487,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_nc_clean_model),
         cmocka_unit_test(test_nc_deterministic),
         cmocka_unit_test(test_fine_prune),
+        cmocka_unit_test(test_prune_curve_replay),
         cmocka_unit_test(test_fine_tune),
         cmocka_unit_test(test_nc_unlearn),
         cmocka_unit_test(test_nc_unlearn_guard),

@@ -750,6 +750,227 @@ static void plot_label_stats(const char *dir, const DefenseOps *ops, const Defen
     free(gp.s);
 }
 
+// Pruning mitigations: the prune curve with the test-set CA and ASR the defence could not measure.
+//
+// fine-prune (any mitigation publishing the keys listed in mitigate.h) ranks the channels of one conv layer and
+// records the whole ranking, its stopping point and its defender-split CA per step in its extra JSON. The
+// defence never sees a triggered image, so the ASR half of the curve is computed here: the ranking is replayed on
+// a copy of the ORIGINAL model (neither pruned nor fine-tuned), zeroing channels with the mitigation's own
+// fp_zero_channel, and after each channel CA is measured on the first PRUNE_CURVE_SAMPLES test images and ASR on
+// their triggered copies (metrics_compute's rule: for all2one, non-target images only). A fixed subset keeps 33
+// steps x 2 sets cheap; with a test set no larger than the subset, row 0 equals ca_before / asr_before exactly.
+// Writes <dir>/<base>.{csv,gp,png} and adds "prune_curve" to the side's summary object.
+
+#define PRUNE_CURVE_SAMPLES 2000
+
+// What a pruning mitigation published, checked against the model it pruned.
+typedef struct {
+    int conv;                  // index of the pruned conv layer
+    int U;                     // its output channels
+    int stop;                  // channels pruned in the repaired model
+    int *order;                // (U) pruning order, a permutation of 0..U-1
+    double *mean;              // (U) ranking statistic per channel (NaN when not published)
+    double *defender_ca;       // (U + 1) defender-split CA with 0..U pruned (NaN when not published)
+} PruneInfo;
+
+static void prune_info_free(PruneInfo *p) {
+    free(p->order);
+    free(p->mean);
+    free(p->defender_ca);
+    memset(p, 0, sizeof *p);
+}
+
+// A number from a JSON array, NaN when absent or not a number.
+static double json_num_at(const cJSON *arr, int i) {
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+// Read side object o's "extra" into *p. Returns 0 when o holds no prune ranking (not a pruning mitigation), 1
+// when *p is filled, -1 when the ranking is malformed (why goes to note).
+static int prune_info_read(const cJSON *o, const Model *m, PruneInfo *p, char *note, size_t note_n) {
+    memset(p, 0, sizeof *p);
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "extra");
+    const cJSON *ord = cJSON_GetObjectItemCaseSensitive(ex, "prune_order");
+    if (!cJSON_IsArray(ord)) return 0;
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(ex, "conv_layer");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex, "pruned");
+    const int U = cJSON_GetArraySize(ord);
+    const char *bad = NULL;
+    if (!cJSON_IsNumber(cv) || !cJSON_IsNumber(st)) bad = "conv_layer or pruned missing";
+    else if (cv->valueint < 0 || cv->valueint >= m->nlayers || strcmp(m->layers[cv->valueint].ops->name, "conv"))
+        bad = "conv_layer is not a conv layer of the model";
+    else if (U < 1 || U != m->layers[cv->valueint].units) bad = "prune_order does not list every channel";
+    else if (st->valueint < 0 || st->valueint > U) bad = "pruned is out of range";
+    if (bad) {
+        note_append(note, note_n, "prune curve skipped: the mitigation's ranking is malformed (%s). ", bad);
+        return -1;
+    }
+    p->conv = cv->valueint, p->U = U, p->stop = st->valueint;
+    p->order = malloc((size_t)U * sizeof(int));
+    p->mean = malloc((size_t)U * sizeof(double));
+    p->defender_ca = malloc((size_t)(U + 1) * sizeof(double));
+    uint8_t *seen = calloc((size_t)U, 1);
+    if (!p->order || !p->mean || !p->defender_ca || !seen) bad = "out of memory";
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(ex, "mean_activation");
+    const cJSON *dca = cJSON_GetObjectItemCaseSensitive(ex, "defender_ca_curve");
+    for (int i = 0; !bad && i < U; i++) {
+        const cJSON *v = cJSON_GetArrayItem(ord, i);
+        int ch = cJSON_IsNumber(v) ? v->valueint : -1;
+        if (ch < 0 || ch >= U || seen[ch]) bad = "prune_order is not a permutation of the channels";
+        else seen[ch] = 1, p->order[i] = ch, p->mean[ch] = json_num_at(mean, ch);
+    }
+    for (int k = 0; !bad && k <= U; k++) p->defender_ca[k] = json_num_at(dca, k);
+    free(seen);
+    if (bad) {
+        note_append(note, note_n, "prune curve skipped: %s. ", bad);
+        prune_info_free(p);
+        return -1;
+    }
+    return 1;
+}
+
+// Replay p's ranking on a copy of `orig`: ca[k] / asr[k] (k = 0..U) with the first k channels pruned, on the
+// first *n_ca test images; *n_asr receives the number of triggered images ASR counts (0 without an attack: then
+// asr is NaN).
+static Status prune_replay(const Model *orig, const PruneInfo *p, const DefenseRunData *rd, double *ca,
+                           double *asr, int *n_ca, int *n_asr) {
+    const int attack = rd->attack && rd->attack->enabled && rd->triggered_test && rd->triggered_test->n == rd->test->n;
+    Dataset tv = *rd->test, trv = attack ? *rd->triggered_test : tv; // views of the first n samples (not owned)
+    tv.n = trv.n = BL_MIN(rd->test->n, PRUNE_CURVE_SAMPLES);
+    *n_ca = tv.n, *n_asr = 0;
+    Model *m = NULL;
+    Status st = mit_clone(orig, orig->max_batch, &m); // same batch size, so row 0 repeats ca_before's predictions
+    if (st) return bl_fail_ctx(st, "prune curve");
+    uint8_t *pred = malloc((size_t)BL_MAX(tv.n, 1)), *tpred = malloc((size_t)BL_MAX(tv.n, 1));
+    if (!pred || !tpred) st = bl_fail(BL_ERR_RUN, "prune curve: out of memory");
+    for (int k = 0; !st && k <= p->U; k++) {
+        if (k > 0) fp_zero_channel(m, p->conv, p->order[k - 1]);
+        predict(m, &tv, pred, NULL);
+        if (attack) predict(m, &trv, tpred, NULL);
+        Metrics mt;
+        if ((st = metrics_compute(tv.labels, pred, attack ? tpred : NULL, tv.n, tv.num_classes,
+                                  attack ? rd->attack : NULL, &mt)))
+            break;
+        ca[k] = mt.ca.p;
+        asr[k] = mt.has_attack ? mt.asr.p : NAN;
+        if (mt.has_attack) *n_asr = (int)mt.asr.n;
+        metrics_free(&mt);
+    }
+    free(pred);
+    free(tpred);
+    mit_destroy(m);
+    return st;
+}
+
+// "%.6f", or an empty CSV field for NaN.
+static void csv_num(Text *t, double v) {
+    if (isfinite(v)) text_printf(t, ",%.6f", v);
+    else text_printf(t, ",");
+}
+
+// The prune curve of one side (o: its summary object; orig: the model the mitigation was given).
+static void plot_prune_curve(const char *dir, const char *base, const char *who, Model *orig, const DefenseRunData *rd,
+                             cJSON *o, char *note, size_t note_n) {
+    PruneInfo p;
+    if (prune_info_read(o, orig, &p, note, note_n) != 1) return;
+    const int U = p.U;
+    double *ca = malloc((size_t)(U + 1) * sizeof(double)), *asr = malloc((size_t)(U + 1) * sizeof(double));
+    int n_ca = 0, n_asr = 0;
+    double t0 = bl_now();
+    if (!ca || !asr) {
+        note_append(note, note_n, "%s skipped: out of memory. ", base);
+        goto done;
+    }
+    if (prune_replay(orig, &p, rd, ca, asr, &n_ca, &n_asr)) {
+        note_append(note, note_n, "%s skipped: %s. ", base, bl_errmsg());
+        goto done;
+    }
+    const double secs = bl_now() - t0;
+    const cJSON *jca = cJSON_GetObjectItemCaseSensitive(o, "ca_after"),
+                *jasr = cJSON_GetObjectItemCaseSensitive(o, "asr_after");
+    const double ca_after = cJSON_IsNumber(jca) ? jca->valuedouble : NAN,
+                 asr_after = cJSON_IsNumber(jasr) ? jasr->valuedouble : NAN;
+    const int has_asr = n_asr > 0;
+
+    // summary.json: the replayed curve, beside the mitigation's own "extra"
+    char csvname[96], gpname[96], png[96];
+    snprintf(csvname, sizeof csvname, "%s.csv", base);
+    snprintf(gpname, sizeof gpname, "%s.gp", base);
+    snprintf(png, sizeof png, "%s.png", base);
+    cJSON *pc = cJSON_AddObjectToObject(o, "prune_curve");
+    if (pc) {
+        cJSON_AddStringToObject(pc, "file", csvname);
+        cJSON_AddNumberToObject(pc, "conv_layer", p.conv);
+        cJSON_AddNumberToObject(pc, "channels", U);
+        cJSON_AddNumberToObject(pc, "stop", p.stop);
+        cJSON_AddNumberToObject(pc, "test_samples", n_ca);
+        cJSON_AddNumberToObject(pc, "asr_samples", n_asr);
+        cJSON_AddItemToObject(pc, "test_ca", cJSON_CreateDoubleArray(ca, U + 1));
+        if (has_asr) cJSON_AddItemToObject(pc, "test_asr", cJSON_CreateDoubleArray(asr, U + 1));
+        else cJSON_AddNullToObject(pc, "test_asr");
+        add_num(pc, "test_ca_at_stop", ca[p.stop]);
+        add_num(pc, "test_asr_at_stop", has_asr ? asr[p.stop] : NAN);
+        cJSON_AddNumberToObject(pc, "seconds", secs);
+    }
+
+    Text csv = {0}, gp = {0};
+    text_printf(&csv, "pruned,channel,mean_activation,defender_ca,selected,test_ca,test_asr\n");
+    for (int k = 0; k <= U; k++) {
+        if (k) text_printf(&csv, "%d,%d,%.6g", k, p.order[k - 1], p.mean[p.order[k - 1]]);
+        else text_printf(&csv, "0,,");
+        csv_num(&csv, p.defender_ca[k]);
+        text_printf(&csv, ",%d", k == p.stop);
+        csv_num(&csv, ca[k]);
+        csv_num(&csv, has_asr ? asr[k] : NAN);
+        text_printf(&csv, "\n");
+    }
+    if (text_write(&csv, dir, csvname)) {
+        note_append(note, note_n, "%s not written: %s. ", csvname, bl_errmsg());
+        goto done;
+    }
+    text_printf(&gp, "# %s: drawn by backdoorlab (defense/evaluate.c); run `gnuplot %s` here to redraw.\n"
+                     "# defender_ca: the mitigation's own curve (defender split); test_ca / test_asr: its ranking "
+                     "replayed by the evaluator on the original model, first %d test images (ASR: %d triggered).\n",
+                base, gpname, n_ca, n_asr);
+    text_printf(&gp, "set terminal png truecolor size 960,580\nset output '%s'\nset datafile separator ','\n", png);
+    text_printf(&gp, "set grid\nset key below horizontal maxcols 3\nset xrange [-0.5:%g]\nset yrange [0:1.05]\n"
+                     "set xtics %d\nset ytics 0.1\n", U + 0.5, U >= 16 ? 4 : 1);
+    text_printf(&gp, "set xlabel 'channels of layer %d pruned (ascending mean clean activation)'\n"
+                     "set ylabel 'accuracy / attack success rate'\n", p.conv);
+    text_printf(&gp, "set title \"fine-pruning, %s: stops at %d of %d channels", who, p.stop, U);
+    if (isfinite(ca_after)) text_printf(&gp, "\\nafter fine-tuning (full test set): CA %.2f%%", 100 * ca_after);
+    if (isfinite(asr_after)) text_printf(&gp, ", ASR %.2f%%", 100 * asr_after);
+    text_printf(&gp, "\\ncurves: CA on the first %d test images", n_ca);
+    if (has_asr) text_printf(&gp, ", ASR on their %d triggered non-target copies", n_asr);
+    text_printf(&gp, "\" noenhanced\n");
+    text_printf(&gp, "set arrow from %d, graph 0 to %d, graph 1 nohead dashtype 2 linewidth 2 linecolor rgb "
+                     "'black'\n", p.stop, p.stop);
+    text_printf(&gp, "$after << EOD\n%d,%.6f,%.6f\nEOD\n", p.stop, isfinite(ca_after) ? ca_after : NAN,
+                isfinite(asr_after) ? asr_after : NAN);
+    text_printf(&gp, "plot '%s' using 1:4 with linespoints pointtype 7 pointsize 0.6 linecolor rgb '#2ca02c' "
+                     "title 'CA, defender split', \\\n"
+                     "  '' using 1:6 with linespoints pointtype 7 pointsize 0.6 linecolor rgb '#1f77b4' "
+                     "title 'CA, test subset'", csvname);
+    if (has_asr)
+        text_printf(&gp, ", \\\n  '' using 1:7 with linespoints pointtype 7 pointsize 0.6 linecolor rgb '#d62728' "
+                         "title 'ASR, triggered test subset'");
+    if (isfinite(ca_after))
+        text_printf(&gp, ", \\\n  $after using 1:2 with points pointtype 9 pointsize 2.2 linecolor rgb '#1f77b4' "
+                         "title 'CA after fine-tuning'");
+    if (isfinite(asr_after))
+        text_printf(&gp, ", \\\n  $after using 1:3 with points pointtype 11 pointsize 2.2 linecolor rgb '#d62728' "
+                         "title 'ASR after fine-tuning'");
+    text_printf(&gp, ", \\\n  NaN with lines dashtype 2 linewidth 2 linecolor rgb 'black' title 'stop: %d "
+                     "channels'\n", p.stop);
+    plot_draw(dir, gpname, &gp, png, note, note_n);
+    free(gp.s);
+done:
+    free(ca);
+    free(asr);
+    prune_info_free(&p);
+}
+
 Status defense_run_and_evaluate(const char *name, const char *const *settings, const DefenseRunData *rd,
                                 const char *out_dir, cJSON *metrics_defenses, cJSON **summary_out) {
     if (summary_out) *summary_out = NULL;
@@ -799,13 +1020,20 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
         cJSON_AddNullToObject(sum, "clean_model");
     }
     // Evaluation plots (optional extras: a missing gnuplot or a failed write leaves a note, never an error).
-    char plot_note[512] = "";
+    char plot_note[1024] = "";
     if (ops->level == DEF_INPUTS && keep_bd.input_score)
         plot_input_hist(out_dir, ops, &inputs, &keep_bd, keep_cl.input_score ? &keep_cl : NULL, plot_note,
                         sizeof plot_note);
     if (ops->level == DEF_MODEL && keep_bd.label_stat)
         plot_label_stats(out_dir, ops, &params, rd, &keep_bd, keep_cl.label_stat ? &keep_cl : NULL, plot_note,
                          sizeof plot_note);
+    if (ops->level == DEF_MITIGATION) {
+        plot_prune_curve(out_dir, "prune_curve", "backdoored model", rd->backdoor, rd, sum, plot_note,
+                         sizeof plot_note);
+        cJSON *cm = rd->clean ? cJSON_GetObjectItemCaseSensitive(sum, "clean_model") : NULL;
+        if (cm) plot_prune_curve(out_dir, "prune_curve-clean", "clean model (control)", rd->clean, rd, cm, plot_note,
+                                 sizeof plot_note);
+    }
     if (plot_note[0]) cJSON_AddStringToObject(sum, "plot_notes", plot_note);
     char path[4400];
     snprintf(path, sizeof path, "%s/summary.json", out_dir);

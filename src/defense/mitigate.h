@@ -79,6 +79,15 @@ Status mit_finetune(Model *m, const Dataset *d, const DefenseContext *ctx, int e
 Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model **out, int *nkept);
 
 // ---- Fine-pruning (mitigate_prune.c) ----
+//
+// fine-prune's DefenseResult.extra_json carries, besides its own diagnostics, what the evaluator needs to replay
+// the pruning on the original model (defense/evaluate.c reads these keys from any mitigation that sets them):
+//   conv_layer         index of the pruned conv layer
+//   channels           its number of output channels U
+//   pruned             the stopping point: channels pruned in the repaired model (0..U)
+//   prune_order        (U) every channel in pruning order (the whole ranking, not only up to the stopping point)
+//   mean_activation    (U) per channel, the ranking statistic (mean clean activation on the defender split)
+//   defender_ca_curve  (U + 1) CA on the defender split with 0..U channels pruned
 
 // Index of the last conv layer, or -1.
 int fp_last_conv(const Model *m);
@@ -89,7 +98,7 @@ int fp_tap(const Model *m, int conv);
 // (ties by channel index) into order (units).
 void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *order);
 // Zero the weights and bias of output channel ch of conv layer `conv`: its output is 0, so after the ReLU it is
-// pruned.
+// pruned. The evaluator's replay of the prune curve uses this same function.
 void fp_zero_channel(Model *m, int conv, int ch);
 
 #endif

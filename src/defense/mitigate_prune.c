@@ -3,7 +3,9 @@
 // the defender's clean data, prune them one at a time from the least active while the clean accuracy (again on
 // the defender's data) stays within a set drop, then fine-tune with the pruned channels held at zero.
 // The official code prunes a fixed 80% of conv3; the stop rule here is BackdoorBench's (CA-drop budget).
-// Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png.
+// Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png, and publishes
+// the ranking and stopping point in its extra JSON (keys in mitigate.h) so that the evaluator, which alone may
+// use the triggered test set, can add the test CA and ASR of each step (it then rewrites prune_curve.*).
 #include "defense/mitigate.h"
 
 #include <math.h>
@@ -187,7 +189,10 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
             cJSON_AddNumberToObject(j, "conv_layer", conv);
             cJSON_AddNumberToObject(j, "channels", U);
             cJSON_AddNumberToObject(j, "pruned", chosen);
+            // The whole ranking (all U channels, past the stopping point) and the defender-split curve: the
+            // evaluator replays the ranking on the original model to add test CA and ASR (prune_curve.csv).
             cJSON_AddItemToObject(j, "prune_order", cJSON_CreateIntArray(order, U));
+            cJSON_AddItemToObject(j, "mean_activation", cJSON_CreateDoubleArray(mean, U));
             cJSON_AddItemToObject(j, "defender_ca_curve", cJSON_CreateDoubleArray(ca, U + 1));
             cJSON_AddNumberToObject(j, "ca_val_before", ca_val_before);
             cJSON_AddNumberToObject(j, "ca_val_pruned", ca_val_pruned);

@@ -88,11 +88,11 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
     FILE *md = rf->md;
     md_cell(ps->reference, cell[0], sizeof cell[0]);
     fprintf(md, "## %s\n\n%s\n\n", cfg->experiment.name, cell[0]);
-    fprintf(md, "Our setup: %s on %s, %d epochs (%s), %d seed(s)%s%s%s. Runs in `%s/`, %.0f s.\n", cfg->model.layers,
-            cfg->data.dataset, o->quick && cfg->train.epochs > ps->quick_epochs ? ps->quick_epochs : cfg->train.epochs,
-            config_optimizer_name(cfg->train.optimizer), mr->nseeds, cfg->sweep.enabled ? ", sweep over " : "",
-            cfg->sweep.enabled ? cfg->sweep.key : "", cfg->sweep.enabled ? "" : "", mr->root + strlen(rf->out) + 1,
-            seconds);
+    int epochs = o->quick && cfg->train.epochs > ps->quick_epochs ? ps->quick_epochs : cfg->train.epochs;
+    fprintf(md, "Our setup: %s on %s, %d epoch%s (%s), %d seed%s%s%s. Runs in `%s/`, %.0f s.\n", cfg->model.layers,
+            cfg->data.dataset, epochs, epochs == 1 ? "" : "s", config_optimizer_name(cfg->train.optimizer), mr->nseeds,
+            mr->nseeds == 1 ? "" : "s", cfg->sweep.enabled ? ", sweep over " : "", cfg->sweep.enabled ? cfg->sweep.key : "",
+            mr->root + strlen(rf->out) + 1, seconds);
     if (ps->differences[0]) {
         md_cell(ps->differences, cell[0], sizeof cell[0]);
         fprintf(md, "How it differs from the paper: %s.\n", cell[0]);
