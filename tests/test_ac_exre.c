@@ -196,11 +196,13 @@ static void test_exre_synthetic(void **state) {
 
 // Under AddressSanitizer the GEMMs are ~50x slower: a smaller run that checks the mechanics, not the outcome.
 #if defined(__SANITIZE_ADDRESS__)
-#define FM_TRAIN 1200
+#define FM_TRAIN 400
+#define FM_TEST 200
 #define FM_EPOCHS 1
 #define SANITIZED 1
 #else
 #define FM_TRAIN 6000
+#define FM_TEST 1000
 #define FM_EPOCHS 3
 #define SANITIZED 0
 #endif
@@ -215,7 +217,7 @@ static void test_exre_fashion_mnist(void **state) {
     (void)state;
     const char *dir = dataset_default_dir("fashion-mnist");
     DatasetPair pair;
-    if (!dir || dataset_load_dir(dir, FM_TRAIN, 1000, &pair)) skip();
+    if (!dir || dataset_load_dir(dir, FM_TRAIN, FM_TEST, &pair)) skip();
     Dataset *tr = &pair.train;
     // Poison 40% of label 0: P non-target samples with P / (n0 + P) = 0.4, taken in a seeded random order.
     int n0 = 0;

@@ -313,26 +313,6 @@ static int parse_u64(const char *v, size_t n, uint64_t *out) {
     return 1;
 }
 
-// "1, 2, 3": distinct seeds, at most CONFIG_MAX_SEEDS.
-static int parse_seeds(const char *v, uint64_t *out, int *n) {
-    int count = 0;
-    for (const char *s = v;;) {
-        while (isspace((unsigned char)*s)) s++;
-        const char *e = s;
-        while (*e && *e != ',') e++;
-        const char *t = e;
-        while (t > s && isspace((unsigned char)t[-1])) t--;
-        if (count == CONFIG_MAX_SEEDS || !parse_u64(s, (size_t)(t - s), &out[count])) return 0;
-        for (int i = 0; i < count; i++)
-            if (out[i] == out[count]) return 0;
-        count++;
-        if (!*e) break;
-        s = e + 1;
-    }
-    *n = count;
-    return 1;
-}
-
 // "10, 20, 50": distinct non-empty items without spaces inside, at most CONFIG_MAX_SWEEP.
 static int parse_list(const char *v, char out[][32], int *n) {
     int count = 0;
@@ -353,6 +333,21 @@ static int parse_list(const char *v, char out[][32], int *n) {
         count++;
         if (!*e) break;
         s = e + 1;
+    }
+    *n = count;
+    return 1;
+}
+
+// "1, 2, 3": distinct seeds, at most CONFIG_MAX_SEEDS (CONFIG_MAX_SWEEP items fit parse_list's buffer).
+static int parse_seeds(const char *v, uint64_t *out, int *n) {
+    _Static_assert(CONFIG_MAX_SEEDS <= CONFIG_MAX_SWEEP, "parse_list holds CONFIG_MAX_SWEEP items");
+    char item[CONFIG_MAX_SWEEP][32];
+    int count;
+    if (!parse_list(v, item, &count) || count > CONFIG_MAX_SEEDS) return 0;
+    for (int i = 0; i < count; i++) {
+        if (!parse_u64(item[i], strlen(item[i]), &out[i])) return 0;
+        for (int j = 0; j < i; j++)
+            if (out[j] == out[i]) return 0; // "1" and "01"
     }
     *n = count;
     return 1;

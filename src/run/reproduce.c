@@ -18,7 +18,7 @@
 static const char *const run_plots[][2] = {
     {"defense/strip/entropy_hist.png", "STRIP entropy of clean and triggered inputs"},
     {"defense/neural-cleanse/norms.png", "Neural Cleanse: L1 norm of the reversed trigger per label"},
-    {"defense/fine-prune/prune_curve.png", "Fine-pruning: clean accuracy on the defender split against channels pruned"},
+    {"defense/fine-prune/prune_curve.png", "Fine-pruning: CA and ASR against channels pruned (evaluator replay on 2,000 test images)"},
 };
 
 static int file_exists(const char *path) {
