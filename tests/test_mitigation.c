@@ -530,6 +530,17 @@ static void test_filter_retrain_registry(void **state) {
     for (int i = 0; i < g_train.n; i++) nflag += res.sample_flag[i];
     assert_int_equal(cJSON_GetObjectItem(res.extra_json, "retrained_on")->valueint, g_train.n - nflag);
     defense_result_free(&res);
+    // eps reaches spectral: a larger expected poison fraction removes more (about 1.5 eps of each label)
+    assert_int_equal(run_defense(&filter_retrain_defense, &g_bd,
+                                 (const char *const[]){"detector=0", "eps=0.3", NULL}, &res), BL_OK);
+    int nflag3 = 0;
+    for (int i = 0; i < g_train.n; i++) nflag3 += res.sample_flag[i];
+    assert_true(nflag3 > 2 * nflag);
+    defense_result_free(&res);
+    // and applies to spectral only
+    assert_int_equal(run_defense(&filter_retrain_defense, &g_bd,
+                                 (const char *const[]){"detector=1", "eps=0.3", NULL}, &res), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "spectral"));
 }
 
 static void test_params_and_bad_input(void **state) {

@@ -17,6 +17,8 @@ static const char *const fr_detectors[] = {"spectral", "ac", "loss-isolation"};
 
 static const DefenseParamSpec fr_params[] = {
     {"detector", 0, 0, 2, "sample-level detector whose flags are dropped: 0 spectral, 1 ac, 2 loss-isolation"},
+    {"eps", 0, 0, 0.5, "spectral only: its expected poison fraction per label (0 = spectral's default); all2one "
+                       "puts far more than 10% into the target label"},
 };
 
 static Status fr_run(const DefenseContext *ctx, DefenseResult *out);
@@ -41,8 +43,14 @@ static Status fr_run(const DefenseContext *ctx, DefenseResult *out) {
                              defense_known_names());
     if (det->level != DEF_SAMPLES)
         return bl_fail(BL_ERR_USAGE, "filter-retrain: '%s' does not flag training samples", name);
+    const double eps = defense_param(&filter_retrain_defense, ctx->params, "eps");
+    if (eps > 0 && strcmp(name, "spectral"))
+        return bl_fail(BL_ERR_USAGE, "filter-retrain: eps applies to detector = 0 (spectral) only");
+    char eps_setting[64];
+    snprintf(eps_setting, sizeof eps_setting, "eps=%.17g", eps);
+    const char *settings[] = {eps_setting, NULL};
     DefenseParams dp;
-    Status st = defense_params_resolve(det, NULL, &dp);
+    Status st = defense_params_resolve(det, eps > 0 ? settings : NULL, &dp);
     if (st) return bl_fail_ctx(st, "filter-retrain: parameters of '%s'", name);
 
     // The detector writes its own files into a subfolder.
