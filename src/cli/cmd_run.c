@@ -32,7 +32,11 @@ static int run_or_train(int argc, char **argv, ExperimentMode mode) {
                 printf("Trains a clean and (with an [attack] section) a backdoored model with the same seed and data\n"
                        "order, evaluates both (CA, ASR, RA with 95%% Wilson intervals) and writes results/<name>/\n"
                        "(or DIR): config.resolved.ini, manifest.json, metrics.json, epochs.csv, model-clean.bdm,\n"
-                       "model-backdoor.bdm, poison.csv, samples.png, and DONE last.\n");
+                       "model-backdoor.bdm, poison.csv, samples.png, and DONE last.\n"
+                       "A config with `[experiment] seeds = 1,2,3` and/or a [sweep] section runs once per seed and\n"
+                       "sweep value (DIR/[KEY-VALUE/]seed-N/, each a full run folder) and writes DIR/summary.json and\n"
+                       "summary.md (mean ± sd over the seeds) and, for a numeric sweep, DIR/sweep.png.\n"
+                       "A [supply_chain] section then plays the supply-chain scenario in DIR/supply-chain/.\n");
             else
                 printf("Trains one model (backdoored if the config has an [attack]) and writes model.bdm,\n"
                        "epochs.csv, metrics.json {\"model\": {...}}, manifest.json and DONE to results/<name>/ or DIR.\n");
