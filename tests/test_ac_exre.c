@@ -170,6 +170,18 @@ static void test_exre_synthetic(void **state) {
     assert_non_null(strstr(r.notes, "POISON"));
     defense_result_free(&r);
 
+    // exre_per_label: one retrain per label without its own candidate only; the same verdicts here
+    const char *per[] = {"exre=1", "exre_per_label=1", NULL};
+    r = run_ac(per, &m, &d, NULL, &to, BL_OK);
+    c = eval_detection(r.sample_flag, truth, d.n);
+    assert_int_equal(c.tp, 250);
+    assert_int_equal(c.fp, 0);
+    for (int label = 0; label < 2; label++) { // each verdict's model lacked only its own cluster
+        const cJSON *cl = exre_cluster(&r, label);
+        assert_true(jnum(cl, "retrained_on") + jnum(cl, "size") == d.n);
+    }
+    defense_result_free(&r);
+
     // The rule itself, at a threshold no ratio can beat: a cluster stays legitimate only when the retrained model
     // sends none of it elsewhere (other_count == 0), and the flags are exactly the poison clusters' samples.
     const char *strict[] = {"exre=1", "exre_threshold=1e6", NULL};

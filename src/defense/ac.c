@@ -208,7 +208,7 @@ static Status ac_run(const DefenseContext *ctx, DefenseResult *out) {
     // checked before any work: the spec's range is inclusive and cannot say "> 0"
     if (!(exre_thr > 0))
         return bl_fail(BL_ERR_USAGE, "ac: exre_threshold = %g must be > 0 (a cluster is legitimate when "
-                                     "own/other > exre_threshold; 1 is the usual choice)", exre_thr);
+                                     "own/other > exre_threshold; the default 1 is our choice)", exre_thr);
     if (exre && !ctx->train_opts)
         return bl_fail(BL_ERR_USAGE, "ac: exre = 1 retrains a model and needs the run's training options "
                                      "(run it with `detect` or a [defense.ac] section of an experiment)");

@@ -16,7 +16,7 @@ static const struct {
     const char *defense; // registry name
     const char *keys;    // its integer parameters, space-separated
 } g_integer_params[] = {
-    {"ac", "dims restarts iters rule min_class"},
+    {"ac", "dims restarts iters rule min_class exre exre_per_label"},
     {"spectral", "uncentred iters min_class normalise"},
     {"loss-isolation", "epochs checks score"},
     {"strip", "n calib overlay boundary"},
