@@ -257,6 +257,41 @@ static void test_bad_inputs(void **state) {
     assert_false(exists(g_run, "supply-chain/DONE"));
 }
 
+// Reloading a run for `detect` with a trusted key: unsigned run models are refused; once their owner signs them
+// they load (signing keeps the content hash manifest.json recorded), and another key is still refused.
+static void test_load_run_trusted(void **state) {
+    (void)state;
+    if (!g_have_run) skip();
+    char owner[400], other[400], pub[420], other_pub[420], sec[420], model[420], fp[65];
+    snprintf(owner, sizeof owner, "%s/owner", g_tmp);
+    snprintf(other, sizeof other, "%s/other", g_tmp);
+    assert_int_equal(keys_generate(owner, fp), BL_OK);
+    assert_int_equal(keys_generate(other, fp), BL_OK);
+    snprintf(pub, sizeof pub, "%s.pub", owner);
+    snprintf(other_pub, sizeof other_pub, "%s.pub", other);
+    snprintf(sec, sizeof sec, "%s.secret", owner);
+    LoadedRun *lr = calloc(1, sizeof *lr);
+    assert_non_null(lr);
+    assert_int_equal(experiment_load_run(g_run, 1, pub, lr), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "NOT SIGNED"));
+    uint8_t sk[KEYS_SECRET_BYTES];
+    assert_int_equal(keys_load_secret(sec, sk), BL_OK);
+    const char *files[] = {"model-clean.bdm", "model-backdoor.bdm"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(model, sizeof model, "%s/%s", g_run, files[i]);
+        assert_int_equal(bdm_sign(model, sk, NULL, NULL), BL_OK);
+    }
+    assert_int_equal(experiment_load_run(g_run, 1, pub, lr), BL_OK);
+    experiment_loaded_free(lr);
+    memset(lr, 0, sizeof *lr);
+    assert_int_equal(experiment_load_run(g_run, 1, NULL, lr), BL_OK); // no key: the hash check alone
+    experiment_loaded_free(lr);
+    memset(lr, 0, sizeof *lr);
+    assert_int_equal(experiment_load_run(g_run, 1, other_pub, lr), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "UNTRUSTED"));
+    free(lr);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/bl-supply-chain-XXXXXX");
@@ -289,6 +324,7 @@ int main(void) {
         cmocka_unit_test(test_scenario_both),
         cmocka_unit_test(test_rerun_edit_only),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_load_run_trusted), // last: it signs the run's models
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

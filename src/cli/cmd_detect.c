@@ -19,7 +19,8 @@
 
 static void detect_usage(void) {
     printf("usage: backdoorlab detect --defense NAME|all --run results/<exp> [--set key=value ...]\n"
-           "                          [--as LABEL] [--inputs N] [--no-control] [--threads N] [--quiet]\n\n"
+           "                          [--as LABEL] [--inputs N] [--no-control] [--trusted-key KEY.pub] [--threads N]\n"
+           "                          [--quiet]\n\n"
            "Runs a defence on a finished attack run: on the backdoored model, and on the clean model as the\n"
            "control row. The defence sees the training set without poison flags, the model and the defender's\n"
            "clean split; only the evaluator reads poison.csv. Writes results/<exp>/defense/<name>/scores.csv,\n"
@@ -31,6 +32,8 @@ static void detect_usage(void) {
            "  --inputs N       input-level detectors screen N clean + N triggered test inputs (default 2000;\n"
            "                   0 = the whole test set)\n"
            "  --no-control     skip the clean-model control run\n"
+           "  --trusted-key K  refuse the run unless both models are signed by K (KEY.pub); default: the run\n"
+           "                   config's [model] trusted_key, if any\n"
            "  --threads N      OpenMP threads\n"
            "  --quiet          no table\n\ndefences:\n");
     for (int i = 0; i < defense_count(); i++) {
@@ -172,7 +175,7 @@ static Status update_metrics_json(const char *dir, const char *name, const cJSON
 }
 
 int cmd_detect(int argc, char **argv) {
-    const char *name = NULL, *run = NULL, *label = NULL, *settings[DETECT_MAX_SETTINGS + 1];
+    const char *name = NULL, *run = NULL, *label = NULL, *trusted_key = NULL, *settings[DETECT_MAX_SETTINGS + 1];
     int nset = 0, threads = 0, inputs = 2000, control = 1, quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -207,6 +210,8 @@ int cmd_detect(int argc, char **argv) {
                 return 2;
             }
             inputs = (int)v;
+        } else if (!strcmp(argv[i], "--trusted-key") && i + 1 < argc) {
+            trusted_key = argv[++i];
         } else if (!strcmp(argv[i], "--no-control")) {
             control = 0;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -238,7 +243,7 @@ int cmd_detect(int argc, char **argv) {
     }
     LoadedRun *lr = calloc(1, sizeof *lr);
     if (!lr) return cli_report(bl_fail(BL_ERR_RUN, "out of memory"));
-    Status st = experiment_load_run(run, threads, lr);
+    Status st = experiment_load_run(run, threads, trusted_key, lr);
     if (st) {
         free(lr);
         return cli_report(st);

@@ -96,7 +96,7 @@ int cmd_monitor(int argc, char **argv) {
     Status st = BL_OK;
     if (is_dir(calib)) {
         if (!(run = calloc(1, sizeof *run))) return cli_report(bl_fail(BL_ERR_RUN, "monitor: out of memory"));
-        if ((st = experiment_load_run(calib, 0, run))) goto done;
+        if ((st = experiment_load_run(calib, 0, NULL, run))) goto done;
         clean = &run->defender;
         if (!classes) classes = run->data.train.num_classes;
         if (!have_seed) seed = run->cfg.experiment.seed;

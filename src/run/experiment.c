@@ -557,14 +557,15 @@ static const char *manifest_str(const cJSON *m, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static Status load_checked_model(LoadedRun *r, const cJSON *man, const char *file, const char *key, Model *m,
-                                 char hash[65]) {
+static Status load_checked_model(LoadedRun *r, const cJSON *man, const char *file, const char *key,
+                                 const char *trusted_key, Model *m, char hash[65]) {
     char path[4200];
     path_join(path, sizeof path, r->dir, file);
     const char *want = manifest_str(man, key);
     if (!want) return bl_fail(BL_ERR_DATA, "%s/manifest.json has no %s (not a `backdoorlab run` attack run?)", r->dir, key);
-    Status st = model_load(path, (Shape){r->data.train.c, r->data.train.h, r->data.train.w}, r->data.train.num_classes,
-                           BL_MAX(256, r->cfg.train.batch), r->cfg.model.layers, m, hash);
+    Status st = model_load_trusted(path, trusted_key, (Shape){r->data.train.c, r->data.train.h, r->data.train.w},
+                                   r->data.train.num_classes, BL_MAX(256, r->cfg.train.batch), r->cfg.model.layers, m,
+                                   hash);
     if (st) return st;
     if (strcmp(hash, want) != 0) {
         model_free(m);
@@ -576,7 +577,7 @@ static Status load_checked_model(LoadedRun *r, const cJSON *man, const char *fil
     return BL_OK;
 }
 
-Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out) {
+Status experiment_load_run(const char *run_dir, int threads, const char *trusted_key, LoadedRun *out) {
     memset(out, 0, sizeof *out);
     snprintf(out->dir, sizeof out->dir, "%s", run_dir);
     size_t dl = strlen(out->dir);
@@ -616,9 +617,12 @@ Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out) {
                                   "since the run", out->dir, out->data.sha256_hex, dh);
         goto done;
     }
-    if ((st = load_checked_model(out, man, "model-clean.bdm", "model_clean_sha256", &out->clean, out->clean_sha256)))
+    // --trusted-key wins over the run config's [model] trusted_key; either way an unsigned model is refused.
+    const char *key = trusted_key && *trusted_key ? trusted_key : out->cfg.model.trusted_key[0] ? out->cfg.model.trusted_key : NULL;
+    if ((st = load_checked_model(out, man, "model-clean.bdm", "model_clean_sha256", key, &out->clean,
+                                 out->clean_sha256)))
         goto done;
-    if ((st = load_checked_model(out, man, "model-backdoor.bdm", "model_backdoor_sha256", &out->backdoor,
+    if ((st = load_checked_model(out, man, "model-backdoor.bdm", "model_backdoor_sha256", key, &out->backdoor,
                                  out->backdoor_sha256))) {
         model_free(&out->clean);
         memset(&out->clean, 0, sizeof out->clean);

@@ -57,7 +57,9 @@ typedef struct {
 // Reload run_dir. Errors: no DONE marker (an unfinished run, BL_ERR_DATA), not an attack run (BL_ERR_USAGE),
 // a model whose content hash differs from manifest.json, a poison.csv that differs from its recorded hash or
 // from the poison rebuilt from the config (BL_ERR_DATA). threads > 0 overrides the config's threads.
-Status experiment_load_run(const char *run_dir, int threads, LoadedRun *out);
+// trusted_key (KEY.pub; NULL or "" = the run config's [model] trusted_key, if any) requires both models to be
+// signed by that key (model_load_trusted): an unsigned, re-signed or modified model is refused (BL_ERR_DATA).
+Status experiment_load_run(const char *run_dir, int threads, const char *trusted_key, LoadedRun *out);
 void experiment_loaded_free(LoadedRun *r);
 // Point a DefenseRunData at r's pieces (max_inputs 2000, progress off: the caller may change them).
 void experiment_defense_data(LoadedRun *r, DefenseRunData *rd);

@@ -642,7 +642,7 @@ Status supply_chain_run(const char *run_dir, const CfgSupplyChain *sc, int threa
         goto done;
     }
     // the run first: an unfinished or non-attack run fails here, before anything is written
-    if ((st = experiment_load_run(run_dir, threads, r))) goto done;
+    if ((st = experiment_load_run(run_dir, threads, NULL, r))) goto done;
     if (r->defender.n < 2) {
         st = bl_fail(BL_ERR_DATA, "supply chain: %s has a defender clean split of %d images, the monitor needs at "
                                   "least 2 to calibrate on (raise [data] defender_clean_fraction)",
