@@ -74,7 +74,7 @@ static void test_threshold_is_the_defences(void **state) {
     Dataset clean;
     make_set(&clean, 200, 0, 1);
     Monitor mon;
-    assert_int_equal(monitor_init(&mon, &m, "confidence", &clean, 0.01, 5), BL_OK);
+    assert_int_equal(monitor_init(&mon, &m, "confidence", NULL, &clean, 0.01, 5), BL_OK);
     // the registered defence run directly on the same calibration set
     const DefenseOps *ops = defense_find("confidence");
     DefenseParams p;
@@ -86,9 +86,18 @@ static void test_threshold_is_the_defences(void **state) {
     defense_result_free(&r);
     // refusals: a non-input defence, an FRR without a calibrated threshold
     Monitor bad;
-    assert_int_equal(monitor_init(&bad, &m, "spectral", &clean, 0.01, 5), BL_ERR_USAGE);
-    assert_int_equal(monitor_init(&bad, &m, "nope", &clean, 0.01, 5), BL_ERR_USAGE);
-    assert_int_equal(monitor_init(&bad, &m, "confidence", &clean, 0.07, 5), BL_ERR_USAGE);
+    assert_int_equal(monitor_init(&bad, &m, "spectral", NULL, &clean, 0.01, 5), BL_ERR_USAGE);
+    assert_int_equal(monitor_init(&bad, &m, "nope", NULL, &clean, 0.01, 5), BL_ERR_USAGE);
+    assert_int_equal(monitor_init(&bad, &m, "confidence", NULL, &clean, 0.07, 5), BL_ERR_USAGE);
+    // --set reaches the defence: an unknown key is refused, a valid one is used for calibration and scoring
+    assert_int_equal(monitor_init(&bad, &m, "strip", (const char *const[]){"nope=1", NULL}, &clean, 0.01, 5),
+                     BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "nope"));
+    Monitor set;
+    assert_int_equal(monitor_init(&set, &m, "strip", (const char *const[]){"n=7", "calib=50", NULL}, &clean, 0.01, 5),
+                     BL_OK);
+    assert_true(defense_param(set.ops, &set.calib, "n") == 7 && defense_param(set.ops, &set.quick, "n") == 7);
+    assert_true(defense_param(set.ops, &set.calib, "calib") == 50 && defense_param(set.ops, &set.quick, "calib") < 50);
     ds_free(&clean);
     model_free(&m);
 }
@@ -106,7 +115,7 @@ static void test_dataset_verdicts(void **state) {
     const char *defs[] = {"confidence", "strip"};
     for (int d = 0; d < 2; d++) {
         Monitor mon;
-        assert_int_equal(monitor_init(&mon, &m, defs[d], &clean, 0.01, 5), BL_OK);
+        assert_int_equal(monitor_init(&mon, &m, defs[d], NULL, &clean, 0.01, 5), BL_OK);
         char *buf = NULL;
         size_t len = 0;
         FILE *out = open_memstream(&buf, &len);
@@ -145,7 +154,7 @@ static void test_raw_truncated(void **state) {
     make_set(&clean, 200, 0, 1);
     make_set(&tin, 4, 1, 3);
     Monitor mon;
-    assert_int_equal(monitor_init(&mon, &m, "confidence", &clean, 0.01, 5), BL_OK);
+    assert_int_equal(monitor_init(&mon, &m, "confidence", NULL, &clean, 0.01, 5), BL_OK);
     FILE *in = fmemopen(tin.images, 3 * D + D / 2, "rb");
     char *buf = NULL;
     size_t len = 0;
@@ -191,7 +200,7 @@ static void test_pngdir(void **state) {
     fputs("not a png", f);
     fclose(f);
     Monitor mon;
-    assert_int_equal(monitor_init(&mon, &m, "confidence", &clean, 0.01, 5), BL_OK);
+    assert_int_equal(monitor_init(&mon, &m, "confidence", NULL, &clean, 0.01, 5), BL_OK);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);

@@ -14,7 +14,7 @@
 
 static void monitor_usage(void) {
     printf("usage: backdoorlab monitor --model M --defense strip|confidence --calibrate CLEAN\n"
-           "                           [--input FILE|DIR|-] [--frr F] [--classes K] [--seed S]\n"
+           "                           [--input FILE|DIR|-] [--frr F] [--classes K] [--seed S] [--set key=value]\n"
            "                           [--trusted-key KEY.pub]\n\n"
            "Screens inputs to a deployed model and writes one JSON line per input on stdout:\n"
            "  {\"index\":..,\"label\":..,\"score\":..,\"verdict\":\"clean\"|\"suspicious\",\"latency_ms\":..}\n"
@@ -27,6 +27,7 @@ static void monitor_usage(void) {
            "  --frr F            false-rejection target: 0.005, 0.01 (default), 0.02 or 0.03\n"
            "  --classes K        the model's number of classes (default: the run's, or 10 for an IDX file)\n"
            "  --seed S           seed for the defence's streams (default: the run's, or 1)\n"
+           "  --set key=value    a parameter of the defence (repeatable), e.g. --set n=20 for a faster STRIP\n"
            "  --trusted-key K    refuse the model unless it is signed by K (KEY.pub)\n");
 }
 
@@ -47,7 +48,8 @@ static Status load_idx(const char *path, int num_classes, Dataset *d) {
 }
 
 int cmd_monitor(int argc, char **argv) {
-    const char *model = NULL, *defense = NULL, *calib = NULL, *input = "-", *key = NULL;
+    const char *model = NULL, *defense = NULL, *calib = NULL, *input = "-", *key = NULL, *settings[33];
+    int nset = 0;
     double frr = 0.01;
     long classes = 0;
     unsigned long long seed = 0;
@@ -69,6 +71,10 @@ int cmd_monitor(int argc, char **argv) {
         else if (!strcmp(a, "--calibrate")) calib = v;
         else if (!strcmp(a, "--input")) input = v;
         else if (!strcmp(a, "--trusted-key")) key = v;
+        else if (!strcmp(a, "--set")) {
+            if (nset == 32) return cli_report(bl_fail(BL_ERR_USAGE, "monitor: more than 32 --set options"));
+            settings[nset++] = v;
+        }
         else if (!strcmp(a, "--frr")) {
             frr = strtod(v, &end);
             if (*end || end == v) return cli_report(bl_fail(BL_ERR_USAGE, "monitor: --frr needs a number, got '%s'", v));
@@ -84,6 +90,7 @@ int cmd_monitor(int argc, char **argv) {
             return BL_ERR_USAGE;
         }
     }
+    settings[nset] = NULL;
     if (!model || !defense || !calib) {
         fprintf(stderr, "backdoorlab monitor: --model, --defense and --calibrate are required (see --help)\n");
         return BL_ERR_USAGE;
@@ -110,7 +117,7 @@ int cmd_monitor(int argc, char **argv) {
     if ((st = model_load_trusted(model, key, shape, (int)classes, 256, NULL, &m, NULL))) goto done;
     have_model = 1;
     Monitor mon;
-    if ((st = monitor_init(&mon, &m, defense, clean, frr, seed))) goto done;
+    if ((st = monitor_init(&mon, &m, defense, settings, clean, frr, seed))) goto done;
     MonitorStats stats = {0};
     if (!strcmp(input, "-")) st = monitor_screen_raw(&mon, stdin, stdout, &stats);
     else if (is_dir(input)) st = monitor_screen_pngdir(&mon, input, stdout, &stats);

@@ -16,7 +16,10 @@
 #include "data/pngdir.h"
 #include "defense/features.h"
 
-Status monitor_init(Monitor *mon, Model *m, const char *defense, const Dataset *clean, double frr, uint64_t seed) {
+#define MONITOR_MAX_SETTINGS 32
+
+Status monitor_init(Monitor *mon, Model *m, const char *defense, const char *const *settings, const Dataset *clean,
+                    double frr, uint64_t seed) {
     memset(mon, 0, sizeof *mon);
     const DefenseOps *ops = defense_find(defense);
     if (!ops || ops->level != DEF_INPUTS)
@@ -32,17 +35,24 @@ Status monitor_init(Monitor *mon, Model *m, const char *defense, const Dataset *
     if ((size_t)ds_sample_size(clean) != shape_size(m->input))
         return bl_fail(BL_ERR_DATA, "monitor: calibration images are %dx%dx%d but the model takes %dx%dx%d",
                        clean->c, clean->h, clean->w, m->input.c, m->input.h, m->input.w);
-    Status st = defense_params_resolve(ops, NULL, &mon->calib);
-    if (st) return st;
-    // the smallest calibration the defence accepts, for the scoring calls (their thresholds are unused)
+    Status st = defense_params_resolve(ops, settings, &mon->calib);
+    if (st) return bl_fail_ctx(st, "monitor: --set for %s", ops->name);
+    // the same parameters with the smallest calibration the defence accepts, for the scoring calls (their
+    // thresholds are unused)
     char quick[64] = "";
-    const char *settings[2] = {NULL, NULL};
+    const char *qset[MONITOR_MAX_SETTINGS + 2];
+    int nq = 0;
+    for (int i = 0; settings && settings[i]; i++) {
+        if (nq == MONITOR_MAX_SETTINGS) return bl_fail(BL_ERR_USAGE, "monitor: more than %d settings", nq);
+        if (strncmp(settings[i], "calib=", 6)) qset[nq++] = settings[i];
+    }
     for (int i = 0; i < ops->nparams; i++)
         if (!strcmp(ops->params[i].key, "calib")) {
             snprintf(quick, sizeof quick, "calib=%g", ops->params[i].min < 1 ? 1 : ops->params[i].min);
-            settings[0] = quick;
+            qset[nq++] = quick;
         }
-    if ((st = defense_params_resolve(ops, settings, &mon->quick))) return st;
+    qset[nq] = NULL;
+    if ((st = defense_params_resolve(ops, qset, &mon->quick))) return st;
     mon->ops = ops, mon->model = m, mon->clean = clean, mon->seed = seed, mon->frr = frr;
     // one full calibration call; its single screened input (a clean image) is only there to satisfy the API
     Dataset one = {0};

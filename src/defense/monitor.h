@@ -37,7 +37,9 @@ typedef struct {
 // Fit the threshold of `defense` (a DEF_INPUTS defence) on `clean` at frr (one of defense_frr_targets).
 // BL_ERR_USAGE for an unknown or non-input defence or an frr that is not a target; BL_ERR_DATA for a
 // calibration set whose shape differs from the model's input.
-Status monitor_init(Monitor *mon, Model *m, const char *defense, const Dataset *clean, double frr, uint64_t seed);
+// settings: the defence's parameters as "key=value" (NULL-terminated, may be NULL), e.g. "n=20" for a faster STRIP.
+Status monitor_init(Monitor *mon, Model *m, const char *defense, const char *const *settings, const Dataset *clean,
+                    double frr, uint64_t seed);
 
 // Screen d's images (labels ignored), writing JSON lines numbered from first_index to out.
 Status monitor_screen_dataset(Monitor *mon, const Dataset *d, long first_index, FILE *out, MonitorStats *st);

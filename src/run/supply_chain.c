@@ -261,7 +261,7 @@ static Status screen(const LoadedRun *r, Model *m, const CfgSupplyChain *sc, con
                      MonitorOutcome *o) {
     Monitor mon;
     double t0 = bl_now();
-    Status st = monitor_init(&mon, m, sc->monitor, &r->defender, sc->monitor_frr, r->cfg.experiment.seed);
+    Status st = monitor_init(&mon, m, sc->monitor, NULL, &r->defender, sc->monitor_frr, r->cfg.experiment.seed);
     if (st) return bl_fail_ctx(st, "supply chain: monitor on the %s model", o->role);
     o->calib_seconds = bl_now() - t0, o->threshold = mon.threshold;
     char *buf = NULL;
