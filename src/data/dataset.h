@@ -46,7 +46,8 @@ Status ds_alloc(Dataset *d, int n, int c, int h, int w, int num_classes);
 // (0 = all; N larger than the set = all). num_classes is max label + 1 over both full files.
 Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out);
 // Where a known dataset name is installed ("fashion-mnist" -> "/usr/share/datasets/fashion-mnist", from the
-// Debian package dataset-fashion-mnist); NULL for unknown names.
+// Debian package dataset-fashion-mnist; "mnist10k" -> "datasets/mnist10k", from scripts/fetch-mnist10k.sh, see
+// data/mnist10k.h); NULL for unknown names.
 const char *dataset_default_dir(const char *name);
 
 #endif

