@@ -284,6 +284,14 @@ static void test_reproduce_end_to_end(void **state) {
     assert_int_equal(stat((snprintf(path, sizeof path, "%s/tiny/poison_count-300/seed-2/DONE", out), path), &sb), 0);
     assert_int_equal(stat((snprintf(path, sizeof path, "%s/tiny/DONE", out), path), &sb), 0);
     assert_int_equal(stat((snprintf(path, sizeof path, "%s/claims.csv", out), path), &sb), 0);
+    // the report alone, rebuilt from the finished runs: the same verdicts, and the figures copied beside it
+    o.report_only = 1;
+    assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_OK);
+    assert_int_equal(t.within, 1);
+    assert_int_equal(t.outside, 1);
+    if (system("gnuplot --version >/dev/null 2>&1") == 0)
+        assert_int_equal(stat((snprintf(path, sizeof path, "%s/plots/tiny-sweep.png", out), path), &sb), 0);
+    o.report_only = 0;
     // strict: the verified claim outside its tolerance fails the command, and says so
     o.strict = 1;
     assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_ERR_RUN);
@@ -297,6 +305,13 @@ static void test_reproduce_end_to_end(void **state) {
     md = slurp(path[0] ? (snprintf(path, sizeof path, "%s/README.md", out), path) : path);
     assert_non_null(strstr(md, "1 seed"));
     free(md);
+    // --report-only on runs that are not there
+    o.report_only = 1;
+    o.out = tmp;
+    assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_ERR_DATA);
+    assert_non_null(strstr(bl_errmsg(), "DONE"));
+    o.report_only = 0;
+    o.out = out;
     // a config without [paper] is refused before anything runs
     write_text(cfg, "[experiment]\nname = nopaper\n");
     assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_ERR_USAGE);

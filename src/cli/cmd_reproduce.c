@@ -12,7 +12,8 @@ int cmd_reproduce(int argc, char **argv) {
     int n = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: backdoorlab reproduce [--quick] [--strict] [--out DIR] [--threads N] [--quiet] CONFIG...\n\n"
+            printf("usage: backdoorlab reproduce [--quick] [--strict] [--report-only] [--out DIR] [--threads N] [--quiet]\n"
+                   "                             CONFIG...\n\n"
                    "Runs each paper config (experiments/papers/*.ini: every seed in `seeds`, every [sweep] value, the\n"
                    "[defense.*] sections) and holds our numbers against its [paper] claims. Writes DIR/README.md (one\n"
                    "table per paper: paper number | ours, mean ± sd over the seeds | within tolerance or not),\n"
@@ -20,6 +21,7 @@ int cmd_reproduce(int argc, char **argv) {
                    "  --quick      first seed only, at most [paper] quick_epochs epochs, the looser quick tolerances;\n"
                    "               fails (exit 1) when any claim lands outside its quick tolerance\n"
                    "  --strict     fail (exit 1) when a verified claim is outside its tolerance\n"
+                   "  --report-only  run nothing: rebuild the report from the finished runs already in DIR\n"
                    "  --out DIR    output folder (default results/reproduce, or results/reproduce-quick)\n"
                    "  --threads N  OpenMP threads (results are bit-identical for any N)\n"
                    "  --quiet      no per-run lines\n\n"
@@ -28,6 +30,8 @@ int cmd_reproduce(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--quick")) {
             o.quick = 1;
+        } else if (!strcmp(argv[i], "--report-only")) {
+            o.report_only = 1;
         } else if (!strcmp(argv[i], "--strict")) {
             o.strict = 1;
         } else if (!strcmp(argv[i], "--quiet")) {

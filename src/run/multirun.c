@@ -290,6 +290,22 @@ Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *op
     return write_done_marker(mr->root);
 }
 
+Status multirun_load(const ExperimentConfig *cfg, MultiRun *mr) {
+    for (int p = 0; p < mr->npoints; p++)
+        for (int s = 0; s < mr->nseeds; s++) {
+            char dir[2300], path[2400];
+            multirun_dir(mr, cfg, p, s, dir, sizeof dir);
+            snprintf(path, sizeof path, "%s/DONE", dir);
+            if (access(path, F_OK) != 0)
+                return bl_fail(BL_ERR_DATA, "%s: no finished run (no DONE); run the config first", dir);
+            snprintf(path, sizeof path, "%s/metrics.json", dir);
+            cJSON_Delete(mr->metrics[p][s]);
+            if (!(mr->metrics[p][s] = json_read_file(path)))
+                return bl_fail(BL_ERR_DATA, "%s: missing or not JSON", path);
+        }
+    return BL_OK;
+}
+
 Status experiment_run_any(const ExperimentOptions *opt) {
     if (opt->cfg && !config_is_multi(opt->cfg)) return experiment_run(opt);
     ExperimentConfig *cfg = malloc(sizeof *cfg);

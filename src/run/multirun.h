@@ -42,6 +42,10 @@ Status multirun_config(const ExperimentConfig *cfg, const char *config_path, con
 // line per run and a summary table unless opt->quiet. mr->metrics is filled.
 Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr);
 
+// Read back the runs of a finished multi-run laid out by multirun_plan (each must have DONE) into mr->metrics,
+// without running anything (`reproduce --report-only`).
+Status multirun_load(const ExperimentConfig *cfg, MultiRun *mr);
+
 // A number from one run's metrics: `a/b/0` (object keys and array indices; true/false count as 1/0) or
 // `A - B`. NAN when a part is missing or not a number.
 double multirun_metric(const cJSON *metrics, const char *path);

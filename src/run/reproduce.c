@@ -26,6 +26,25 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+// Copy a (small) file with an atomic write; the folder of dst is created.
+static Status copy_file(const char *src, const char *dst) {
+    char dir[2600];
+    snprintf(dir, sizeof dir, "%s", dst);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    Status st = ensure_dir(dir);
+    if (st) return st;
+    char *data = read_text_file(src, 1L << 26); // PNGs may hold NUL bytes: the length comes from stat below
+    struct stat sb;
+    if (!data || stat(src, &sb) != 0) {
+        free(data);
+        return bl_fail(BL_ERR_RUN, "cannot read %s", src);
+    }
+    st = write_file_atomic(dst, data, (size_t)sb.st_size);
+    free(data);
+    return st;
+}
+
 // Our values of claim c, one per seed, in the claim's unit. Returns how many were found.
 static int claim_values(const PaperClaim *c, const ExperimentConfig *cfg, const MultiRun *mr, double *x) {
     int point = 0;
@@ -155,22 +174,23 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
         cJSON_AddStringToObject(cj, "verdict", paper_verdict_name(v));
         cJSON_AddStringToObject(cj, "source", c->source);
     }
-    // Plots: the sweep (multirun) and whatever the first seed's defences drew.
-    char path[2600], rel[2600];
-    const char *root_rel = mr->root + strlen(rf->out) + 1;
-    snprintf(path, sizeof path, "%s/sweep.png", mr->root);
-    int any = 0;
-    if (file_exists(path)) {
-        fprintf(md, "\n![ASR and CA against %s](%s/sweep.png)\n", cfg->sweep.key, root_rel);
-        any = 1;
-    }
-    char first[2400];
+    // Plots: the sweep (multirun) and whatever the first seed's defences drew, copied to OUT/plots/ so the report
+    // and its figures can be kept (or committed) without the run folders and their models.
+    char first[2400], src[2600];
     multirun_dir(mr, cfg, 0, 0, first, sizeof first);
-    for (size_t k = 0; k < BL_ARRAY_LEN(run_plots); k++) {
-        snprintf(path, sizeof path, "%s/%s", first, run_plots[k][0]);
-        if (!file_exists(path)) continue;
-        snprintf(rel, sizeof rel, "%s/%s", first + strlen(rf->out) + 1, run_plots[k][0]);
-        fprintf(md, "%s![%s (seed %llu)](%s)\n", any ? "" : "\n", run_plots[k][1], (unsigned long long)mr->seed[0], rel);
+    int any = 0;
+    for (int k = -1; k < (int)BL_ARRAY_LEN(run_plots); k++) {
+        const char *file = k < 0 ? "sweep.png" : run_plots[k][0];
+        snprintf(src, sizeof src, "%s/%s", k < 0 ? mr->root : first, file);
+        if (!file_exists(src)) continue;
+        const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        char name[300], dst[2600], caption[300];
+        snprintf(name, sizeof name, "%s-%s", cfg->experiment.name, base);
+        snprintf(dst, sizeof dst, "%s/plots/%s", rf->out, name);
+        if (copy_file(src, dst) != BL_OK) continue; // a figure that cannot be copied is left out, not fatal
+        if (k < 0) snprintf(caption, sizeof caption, "ASR and CA against %s", cfg->sweep.key);
+        else snprintf(caption, sizeof caption, "%s (seed %llu)", run_plots[k][1], (unsigned long long)mr->seed[0]);
+        fprintf(md, "%s![%s](plots/%s)\n", any ? "" : "\n", caption, name);
         any = 1;
     }
     fputc('\n', md);
@@ -228,8 +248,17 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
                                 .progress = o->progress, .quiet = o->quiet};
         if (!o->quiet) printf("== %s (%s): %d run(s)\n", cfg->experiment.name, configs[i], mr->npoints * mr->nseeds);
         double t0 = bl_now();
-        st = multirun_execute(cfg, &eo, o->quick, mr);
-        if (!st) report_paper(&rf, cfg, mr, o, bl_now() - t0, tally);
+        st = o->report_only ? multirun_load(cfg, mr) : multirun_execute(cfg, &eo, o->quick, mr);
+        double seconds = bl_now() - t0;
+        if (!st && o->report_only) { // the time the runs took, from their own summary
+            char path[2200];
+            snprintf(path, sizeof path, "%s/summary.json", mr->root);
+            cJSON *sj = json_read_file(path);
+            const cJSON *sec = cJSON_GetObjectItemCaseSensitive(sj, "seconds");
+            seconds = cJSON_IsNumber(sec) ? sec->valuedouble : NAN;
+            cJSON_Delete(sj);
+        }
+        if (!st) report_paper(&rf, cfg, mr, o, seconds, tally);
         multirun_free(mr);
     }
     if (rf.md) fclose(rf.md);

@@ -19,6 +19,7 @@ typedef struct {
     int threads;       // > 0 overrides the configs' threads
     int progress;      // progress bars (TTY)
     int quiet;         // no per-run lines and tables on stdout
+    int report_only;   // run nothing: rebuild the report from the runs already in OUT (each needs DONE)
     const char *out;   // output folder (NULL = default above)
 } ReproduceOptions;
 
