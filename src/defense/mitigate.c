@@ -92,7 +92,7 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
     *out = NULL;
     *nkept = 0;
     if (!ctx->train_opts)
-        return bl_fail(BL_ERR_USAGE, "filter-retrain needs the run's training options to retrain the model");
+        return bl_fail(BL_ERR_USAGE, "retraining needs the run's training options");
     const Dataset *tr = ctx->train;
     int *keep = malloc((size_t)BL_MAX(tr->n, 1) * sizeof(int));
     if (!keep) return bl_fail(BL_ERR_RUN, "out of memory");
@@ -124,14 +124,14 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
     if (st) {
         free(m);
         ds_free(&kept);
-        return bl_fail_ctx(st, "filter-retrain: building the model");
+        return bl_fail_ctx(st, "retraining: building the model");
     }
     model_init_params(m, o.seed); // the same init as the run's model: only the data differ
     st = train_model(m, &kept, &o);
     ds_free(&kept);
     if (st) {
         mit_destroy(m);
-        return bl_fail_ctx(st, "filter-retrain");
+        return bl_fail_ctx(st, "retraining");
     }
     *out = m;
     *nkept = k;

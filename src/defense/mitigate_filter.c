@@ -81,7 +81,7 @@ static Status fr_run(const DefenseContext *ctx, DefenseResult *out) {
     st = mit_retrain_without(ctx, dr.sample_flag, &m, &nkept);
     if (st) {
         defense_result_free(&dr);
-        return st;
+        return bl_fail_ctx(st, "filter-retrain");
     }
     out->repaired = m;
     out->sample_flag = dr.sample_flag; // hand the detection on for scoring
