@@ -10,6 +10,7 @@
 #include <glob.h>
 
 #include "io/config.h"
+#include "run/defenses.h"
 
 static void test_defense_sections(void **state) {
     (void)state;
@@ -57,7 +58,8 @@ static void test_manifest_and_trusted_key(void **state) {
     assert_non_null(strstr(bl_errmsg(), "i.ini:2"));
 }
 
-// Every shipped experiment config parses (run from the repository root, as make test does).
+// Every shipped experiment config parses and its [defense.*] sections name real defences with valid parameters
+// (run from the repository root, as make test does).
 static void test_shipped_configs_parse(void **state) {
     (void)state;
     const char *patterns[] = {"experiments/*.ini", "experiments/*/*.ini"};
@@ -68,6 +70,7 @@ static void test_shipped_configs_parse(void **state) {
         for (size_t j = 0; j < g.gl_pathc; j++) {
             ExperimentConfig c;
             Status st = config_load(g.gl_pathv[j], &c);
+            if (!st) st = run_defenses_check(&c, g.gl_pathv[j]); // [defense.*] names and parameters too
             if (st) print_error("%s\n", bl_errmsg());
             assert_int_equal(st, BL_OK);
             n++;
