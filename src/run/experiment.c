@@ -304,9 +304,12 @@ static Status prepare(Run *r, const char *config_path, const ExperimentConfig *l
     r->cfg.experiment.threads = r->threads;
     if (r->cfg.data.manifest[0]) { // governed data: refuse to go on unless it matches the manifest exactly
         if (!strcmp(r->cfg.data.dataset, "png"))
-            return bl_fail(BL_ERR_USAGE, "%s: dataset_manifest works with IDX datasets only", config_path);
+            return bl_fail(BL_ERR_USAGE, "%s: dataset_manifest works with IDX and mnist10k datasets, not png",
+                           config_path);
         const char *dir = r->cfg.data.path[0] ? r->cfg.data.path : dataset_default_dir(r->cfg.data.dataset);
-        if ((st = dsm_require(dir, r->cfg.data.manifest))) return st;
+        // The kind the run will load (not what the folder looks like), so the check covers exactly that data.
+        DsmKind kind = !strcmp(r->cfg.data.dataset, "mnist10k") ? DSM_KIND_MNIST10K : DSM_KIND_IDX;
+        if ((st = dsm_require(dir, kind, r->cfg.data.manifest))) return st;
     }
     st = dataset_load(r->cfg.data.dataset, r->cfg.data.path, r->cfg.data.train_subset, r->cfg.data.test_subset,
                       &r->data);
@@ -700,6 +703,7 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
     r.progress = progress;
     Dataset full;
     memset(&full, 0, sizeof full);
+    int *row_of = NULL; // orig_index -> row of the written training file
     Status st = prepare(&r, config_path, NULL, threads, 1);
     if (st) goto done;
     if (!r.cfg.attack.enabled) {
@@ -709,16 +713,36 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
     // The whole training file with the poisoned samples in their original rows (the defender's split is never
     // poisoned), so poison.csv's indices are rows of the written file.
     if ((st = ds_copy(&r.data.train, &full))) goto done;
+    // orig_index is a row of the source file for IDX data but, e.g. for mnist10k, a position across all its files
+    // (train and test): map it to the row of the written training file, and write poison.csv in those rows.
+    int max_orig = 0;
+    for (int i = 0; i < full.n; i++) max_orig = BL_MAX(max_orig, full.orig_index[i]);
+    row_of = bl_alloc((size_t)(max_orig + 1) * sizeof(int));
+    if (!row_of) {
+        st = bl_fail(BL_ERR_RUN, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i <= max_orig; i++) row_of[i] = -1;
+    for (int i = 0; i < full.n; i++) row_of[full.orig_index[i]] = i;
     size_t ss = (size_t)ds_sample_size(&full);
     for (int i = 0; i < r.poisoned.n; i++) {
-        int o = r.poisoned.orig_index[i];
-        if (o < 0 || o >= full.n) {
+        int o = r.poisoned.orig_index[i], row = o >= 0 && o <= max_orig ? row_of[o] : -1;
+        if (row < 0) {
             st = bl_fail(BL_ERR_RUN, "internal: poisoned sample %d has index %d outside the training set", i, o);
             goto done;
         }
-        memcpy(full.images + (size_t)o * ss, r.poisoned.images + (size_t)i * ss, ss);
-        full.labels[o] = r.poisoned.labels[i];
+        memcpy(full.images + (size_t)row * ss, r.poisoned.images + (size_t)i * ss, ss);
+        full.labels[row] = r.poisoned.labels[i];
     }
+    for (int i = 0; i < r.manifest.count; i++) {
+        int o = r.manifest.records[i].orig_index;
+        r.manifest.records[i].orig_index = o >= 0 && o <= max_orig ? row_of[o] : -1;
+    }
+    for (int i = 0; i < r.manifest.noise_count; i++) {
+        int o = r.manifest.noise_orig_index[i];
+        r.manifest.noise_orig_index[i] = o >= 0 && o <= max_orig ? row_of[o] : -1;
+    }
+    for (int i = 0; i < full.n; i++) full.orig_index[i] = i;
     if ((st = ensure_dir(out_dir))) goto done;
     st = attack_export(out_dir, png_format ? EXPORT_PNG : EXPORT_IDX, &r.cfg.attack, r.cfg.experiment.seed, &full,
                        &r.data.test, &r.triggered_test, &r.manifest);
@@ -736,6 +760,7 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
                r.triggered_test.n, out_dir, png_format ? "train/ test/ triggered/ PNG trees" : "IDX files");
     }
 done:
+    bl_free(row_of);
     ds_free(&full);
     run_free(&r);
     return st;
