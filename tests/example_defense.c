@@ -12,7 +12,7 @@
 #include "defense/features.h"
 
 static const DefenseParamSpec act_norm_params[] = {
-    {"ratio", 0.05, 0, 1, "fraction of each label flagged"},
+    {"ratio", DEF_REAL, 0.05, 0, 1, "fraction of each label flagged"}, // key, type, default, min, max, help
 };
 
 static Status act_norm_run(const DefenseContext *ctx, DefenseResult *out);

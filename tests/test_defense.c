@@ -129,7 +129,8 @@ static void test_params(void **state) {
     assert_non_null(strstr(buf, "uncentred"));
 }
 
-// Integer parameters (counts, switches) refuse fractions instead of truncating them; real ones still take them.
+// Integer parameters (DEF_INT: counts, switches) refuse fractions instead of truncating them; real ones still
+// take them. Driven by the spec tables, so a new defence's parameters are covered without touching this test.
 static void test_integer_params(void **state) {
     (void)state;
     const DefenseOps *nc = defense_find("neural-cleanse");
@@ -143,27 +144,84 @@ static void test_integer_params(void **state) {
     assert_true(defense_param(nc, &p, "steps") == 3);
     assert_true(defense_param(nc, &p, "batch") == 10);
     assert_true(defense_param(nc, &p, "threshold") == 2.5); // a real parameter with whole-number bounds
+    // parameters the defences read with an (int) cast must be declared DEF_INT (spot checks, one per defence)
     struct {
         const char *defense, *setting, *key;
-    } refused[] = {{"strip", "n=10.5", "n"},           {"ac", "dims=2.2", "dims"},
-                   {"spectral", "uncentred=0.5", "uncentred"}, {"fine-prune", "epochs=1.5", "epochs"},
-                   {"nc-unlearn", "when_none=0.3", "when_none"}, {"loss-isolation", "checks=2.01", "checks"}};
+    } refused[] = {{"strip", "n=10.5", "n"},
+                   {"ac", "dims=2.2", "dims"},
+                   {"spectral", "uncentred=0.5", "uncentred"},
+                   {"fine-prune", "epochs=1.5", "epochs"},
+                   {"nc-unlearn", "when_none=0.3", "when_none"},
+                   {"loss-isolation", "checks=2.01", "checks"},
+                   {"confidence", "calib=100.5", "calib"},
+                   {"filter-retrain", "detector=1.5", "detector"},
+                   {"fine-tune", "epochs=2.5", "epochs"}};
     for (size_t i = 0; i < BL_ARRAY_LEN(refused); i++) {
         const char *set[] = {refused[i].setting, NULL};
         assert_int_equal(defense_params_resolve(defense_find(refused[i].defense), set, &p), BL_ERR_USAGE);
         assert_non_null(strstr(bl_errmsg(), refused[i].key));
         assert_non_null(strstr(bl_errmsg(), "expected an integer"));
     }
-    // every registered default is accepted when given back explicitly (integer defaults are whole numbers)
+    // every registered parameter, by its declared type
+    int nint = 0, nreal = 0;
     for (int d = 0; d < defense_count(); d++) {
         const DefenseOps *ops = defense_at(d);
         for (int i = 0; i < ops->nparams; i++) {
+            const DefenseParamSpec *s = &ops->params[i];
             char kv[96];
-            snprintf(kv, sizeof kv, "%s=%.17g", ops->params[i].key, ops->params[i].def);
             const char *set[] = {kv, NULL};
+            assert_true(s->type == DEF_INT || s->type == DEF_REAL);
+            // the default is accepted when given back explicitly
+            snprintf(kv, sizeof kv, "%s=%.17g", s->key, s->def);
             assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+            if (s->type == DEF_INT) {
+                nint++;
+                assert_true(s->def == floor(s->def) && s->min == floor(s->min) && s->max == floor(s->max));
+                // whole numbers at both ends of the range are accepted, in any spelling strtod reads
+                snprintf(kv, sizeof kv, "%s=%.1f", s->key, s->min);
+                assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+                assert_true(p.value[i] == s->min);
+                snprintf(kv, sizeof kv, "%s=%.17e", s->key, s->max);
+                assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+                assert_true(p.value[i] == s->max);
+                // a fraction inside the range is refused, naming the key
+                if (s->max > s->min) {
+                    snprintf(kv, sizeof kv, "%s=%.17g", s->key, s->min + 0.5);
+                    assert_int_equal(defense_params_resolve(ops, set, &p), BL_ERR_USAGE);
+                    assert_non_null(strstr(bl_errmsg(), s->key));
+                    assert_non_null(strstr(bl_errmsg(), "expected an integer"));
+                }
+            } else {
+                nreal++;
+                // a fraction inside the range is taken as given
+                double v = s->min + 0.37 * (s->max - s->min);
+                if (v == floor(v)) continue;
+                snprintf(kv, sizeof kv, "%s=%.17g", s->key, v);
+                assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+                assert_true(p.value[i] == v);
+            }
         }
     }
+    assert_true(nint > 0 && nreal > 0);
+    // a key means the same thing wherever it appears (nc-unlearn reuses neural-cleanse's; epochs, calib, ...),
+    // so it has the same type in every defence
+    for (int d = 0; d < defense_count(); d++)
+        for (int e = 0; e < d; e++)
+            for (int i = 0; i < defense_at(d)->nparams; i++)
+                for (int j = 0; j < defense_at(e)->nparams; j++) {
+                    const DefenseParamSpec *a = &defense_at(d)->params[i], *b = &defense_at(e)->params[j];
+                    if (!strcmp(a->key, b->key)) assert_int_equal(a->type, b->type);
+                }
+    // --help marks them
+    char buf[4096];
+    defense_params_describe(nc, buf, sizeof buf);
+    const char *steps = strstr(buf, "  steps "), *lr = strstr(buf, "  lr ");
+    assert_non_null(steps);
+    assert_non_null(lr);
+    const char *steps_int = strstr(steps, "(integer)");
+    assert_true(steps_int && steps_int < strchr(steps, '\n'));
+    const char *lr_int = strstr(lr, "(integer)");
+    assert_true(!lr_int || lr_int > strchr(lr, '\n'));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -34,17 +34,19 @@
 #include "defense/mitigate.h"
 
 static const DefenseParamSpec g_params[] = {
-    {"dims", 10, 1, 64, "principal components kept per label (the paper: 10)"},
-    {"restarts", 10, 1, 1000, "k-means++ restarts (the lowest inertia wins)"},
-    {"iters", 300, 1, 100000, "Lloyd iterations per restart (at most)"},
-    {"size_threshold", 0.35, 0, 0.5, "flag the smaller cluster when its share of the label is below this"},
-    {"rule", 0, 0, 1, "0 = relative size only; 1 = size AND silhouette > silhouette_threshold"},
-    {"silhouette_threshold", 0.10, -1, 1, "rule 1: the clustering's mean silhouette must exceed this"},
-    {"min_class", 10, 2, 1000000, "labels with fewer samples are skipped (noted)"},
-    {"exre", 0, 0, 1, "1 = exclusionary reclassification decides the flags (ONE retrain without every label's "
-                      "smaller cluster, not one per cluster as in the paper)"},
-    {"exre_threshold", 1, 0, 1e6, "ExRe T > 0: legitimate if other = 0 or own/other > T (ART: no default; 1 is ours)"},
-    {"exre_per_label", 0, 0, 1, "ExRe: 1 = retrain once per label without its smaller cluster only (K retrains)"},
+    {"dims", DEF_INT, 10, 1, 64, "principal components kept per label (the paper: 10)"},
+    {"restarts", DEF_INT, 10, 1, 1000, "k-means++ restarts (the lowest inertia wins)"},
+    {"iters", DEF_INT, 300, 1, 100000, "Lloyd iterations per restart (at most)"},
+    {"size_threshold", DEF_REAL, 0.35, 0, 0.5, "flag the smaller cluster when its share of the label is below this"},
+    {"rule", DEF_INT, 0, 0, 1, "0 = relative size only; 1 = size AND silhouette > silhouette_threshold"},
+    {"silhouette_threshold", DEF_REAL, 0.10, -1, 1, "rule 1: the clustering's mean silhouette must exceed this"},
+    {"min_class", DEF_INT, 10, 2, 1000000, "labels with fewer samples are skipped (noted)"},
+    {"exre", DEF_INT, 0, 0, 1, "1 = exclusionary reclassification decides the flags (ONE retrain without every "
+                               "label's smaller cluster, not one per cluster as in the paper)"},
+    {"exre_threshold", DEF_REAL, 1, 0, 1e6, "ExRe T > 0: legitimate if other = 0 or own/other > T "
+                                            "(ART: no default; 1 is ours)"},
+    {"exre_per_label", DEF_INT, 0, 0, 1, "ExRe: 1 = retrain once per label without its smaller cluster only "
+                                         "(K retrains)"},
 };
 
 static Status ac_run(const DefenseContext *ctx, DefenseResult *out);

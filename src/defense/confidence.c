@@ -16,8 +16,8 @@
 #include "defense/features.h"
 
 static const DefenseParamSpec g_params[] = {
-    {"raw_prob", 0, 0, 1, "1 = score by the top softmax probability itself instead of its log-odds"},
-    {"calib", 0, 0, 10000000, "defender-split images used for the threshold (0 = all)"},
+    {"raw_prob", DEF_INT, 0, 0, 1, "1 = score by the top softmax probability itself instead of its log-odds"},
+    {"calib", DEF_INT, 0, 0, 10000000, "defender-split images used for the threshold (0 = all)"},
 };
 
 static Status confidence_run(const DefenseContext *ctx, DefenseResult *out);

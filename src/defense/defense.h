@@ -25,13 +25,22 @@ typedef enum {
     DEF_MITIGATION, // returns a repaired model (filter-retrain, fine-tune, fine-prune, nc-unlearn)
 } DefenseLevel;
 
-// A defence's parameter: name, default, allowed range. Values come from a [defense.<name>] config section or
-// `detect --set key=value`; unknown keys and out-of-range values are errors naming the key.
+// What values a parameter takes. Defences read integer parameters with an (int) cast, so a fraction given to one
+// is refused instead of silently truncated ("steps=2.5" would run 2 steps).
+typedef enum {
+    DEF_REAL = 0, // any number in the range
+    DEF_INT,      // whole numbers only: counts, sizes, 0/1 switches, numbered choices
+} DefenseParamType;
+
+// A defence's parameter: name, type, default, allowed range. Values come from a [defense.<name>] config section
+// or `detect --set key=value`; unknown keys, out-of-range values and fractions given to DEF_INT parameters are
+// errors naming the key. Tables are written positionally: {"steps", DEF_INT, 80, 1, 100000, "help"}.
 typedef struct {
-    const char *key;     // e.g. "steps"
-    double def;          // default value
-    double min, max;     // allowed range (inclusive)
-    const char *help;    // one line for --help and the README
+    const char *key;       // e.g. "steps"
+    DefenseParamType type; // DEF_INT or DEF_REAL; an integer's default and range are whole numbers too
+    double def;            // default value
+    double min, max;       // allowed range (inclusive)
+    const char *help;      // one line for --help and the README
 } DefenseParamSpec;
 
 #define DEFENSE_MAX_PARAMS 24
@@ -110,7 +119,7 @@ const DefenseOps *defense_at(int i);
 const char *defense_level_name(DefenseLevel level);
 // Append a printf-style note to r->notes ("; "-separated; silently truncated when full).
 void defense_note(DefenseResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// Print a defence's parameter table (key, default, range, help), one line each, into buf.
+// Print a defence's parameter table (key, default, range, "(integer)" for DEF_INT, help), one line each, into buf.
 void defense_params_describe(const DefenseOps *ops, char *buf, size_t n);
 
 #endif

@@ -23,12 +23,12 @@
 #include "nn/optim.h"
 
 static const DefenseParamSpec g_params[] = {
-    {"epochs", 1, 1, 100, "epochs of isolation training on the training set"},
-    {"checks", 4, 1, 100, "per-sample loss measurements per epoch (evenly spaced)"},
-    {"ratio", 0.01, 0, 1, "fraction of the training set isolated (flagged); ABL: 0.01"},
-    {"gamma", 0.5, 0, 10, "local gradient ascent: batches with mean loss below gamma are ascended (0 = off)"},
-    {"lr", 0, 0, 10, "learning rate (0 = the run's own)"},
-    {"score", 0, 0, 1, "0 = loss drop from the first to the last checkpoint; 1 = minus the last loss (ABL)"},
+    {"epochs", DEF_INT, 1, 1, 100, "epochs of isolation training on the training set"},
+    {"checks", DEF_INT, 4, 1, 100, "per-sample loss measurements per epoch (evenly spaced)"},
+    {"ratio", DEF_REAL, 0.01, 0, 1, "fraction of the training set isolated (flagged); ABL: 0.01"},
+    {"gamma", DEF_REAL, 0.5, 0, 10, "local gradient ascent: batches with mean loss below gamma are ascended (0 = off)"},
+    {"lr", DEF_REAL, 0, 0, 10, "learning rate (0 = the run's own)"},
+    {"score", DEF_INT, 0, 0, 1, "0 = loss drop from the first to the last checkpoint; 1 = minus the last loss (ABL)"},
 };
 
 static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out);

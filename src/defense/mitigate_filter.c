@@ -16,9 +16,9 @@
 static const char *const fr_detectors[] = {"spectral", "ac", "loss-isolation"};
 
 static const DefenseParamSpec fr_params[] = {
-    {"detector", 0, 0, 2, "sample-level detector whose flags are dropped: 0 spectral, 1 ac, 2 loss-isolation"},
-    {"eps", 0, 0, 0.5, "spectral only: its expected poison fraction per label (0 = spectral's default); all2one "
-                       "puts far more than 10% into the target label"},
+    {"detector", DEF_INT, 0, 0, 2, "sample-level detector whose flags are dropped: 0 spectral, 1 ac, 2 loss-isolation"},
+    {"eps", DEF_REAL, 0, 0, 0.5, "spectral only: its expected poison fraction per label (0 = spectral's "
+                                 "default); all2one puts far more than 10% into the target label"},
 };
 
 static Status fr_run(const DefenseContext *ctx, DefenseResult *out);

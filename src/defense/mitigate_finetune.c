@@ -8,9 +8,9 @@
 #include <cjson/cJSON.h>
 
 static const DefenseParamSpec ft_params[] = {
-    {"epochs", 5, 1, 1000, "passes over the tuning part of the defender's split"},
-    {"lr", 0.01, 1e-6, 1, "SGD learning rate (momentum 0.9, cosine schedule)"},
-    {"val_fraction", 0.2, 0.01, 0.9, "share of the defender's split held out to measure clean accuracy"},
+    {"epochs", DEF_INT, 5, 1, 1000, "passes over the tuning part of the defender's split"},
+    {"lr", DEF_REAL, 0.01, 1e-6, 1, "SGD learning rate (momentum 0.9, cosine schedule)"},
+    {"val_fraction", DEF_REAL, 0.2, 0.01, 0.9, "share of the defender's split held out to measure clean accuracy"},
 };
 
 static Status ft_run(const DefenseContext *ctx, DefenseResult *out);

@@ -19,11 +19,12 @@
 #include "io/results.h"
 
 static const DefenseParamSpec fp_params[] = {
-    {"max_ca_drop", 0.1, 0, 1, "largest clean-accuracy drop pruning may cause (a fraction; see relative)"},
-    {"relative", 1, 0, 1, "1 = max_ca_drop is relative to the unpruned accuracy (BackdoorBench), 0 = absolute"},
-    {"epochs", 5, 0, 1000, "fine-tuning passes over the tuning part of the defender's split (0 = prune only)"},
-    {"lr", 0.01, 1e-6, 1, "fine-tuning SGD learning rate (momentum 0.9, cosine schedule)"},
-    {"val_fraction", 0.2, 0.01, 0.9, "share of the defender's split held out from fine-tuning to measure CA"},
+    {"max_ca_drop", DEF_REAL, 0.1, 0, 1, "largest clean-accuracy drop pruning may cause (a fraction; see relative)"},
+    {"relative", DEF_INT, 1, 0, 1, "1 = max_ca_drop is relative to the unpruned accuracy (BackdoorBench), "
+                                   "0 = absolute"},
+    {"epochs", DEF_INT, 5, 0, 1000, "fine-tuning passes over the tuning part of the defender's split (0 = prune only)"},
+    {"lr", DEF_REAL, 0.01, 1e-6, 1, "fine-tuning SGD learning rate (momentum 0.9, cosine schedule)"},
+    {"val_fraction", DEF_REAL, 0.2, 0.01, 0.9, "share of the defender's split held out from fine-tuning to measure CA"},
 };
 
 int fp_last_conv(const Model *m) {

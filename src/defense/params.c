@@ -1,46 +1,12 @@
 // params.c: a defence's parameters: defaults from its spec table, then "key=value" overrides (from a
 // [defense.<name>] config section or `detect --set`). Unknown keys, out-of-range values and fractions given to
-// integer parameters are errors that name the key and say what is allowed.
+// integer parameters (DEF_INT in the spec) are errors that name the key and say what is allowed.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "defense/defense.h"
-
-// Parameters that only make sense as whole numbers (counts, sizes, switches, enumerations), by defence. The
-// defences read them with an (int) cast, so "steps=2.5" would silently run 2 steps; it is refused instead.
-// This table lives here because DefenseParamSpec has no type field yet (defense.h); a defence whose integer
-// parameter is missing here keeps the old truncating behaviour, so add new ones with the defence.
-static const struct {
-    const char *defense; // registry name
-    const char *keys;    // its integer parameters, space-separated
-} g_integer_params[] = {
-    {"ac", "dims restarts iters rule min_class exre exre_per_label"},
-    {"spectral", "uncentred iters min_class normalise"},
-    {"loss-isolation", "epochs checks score"},
-    {"strip", "n calib overlay boundary"},
-    {"confidence", "raw_prob calib"},
-    {"neural-cleanse", "steps batches_per_step batch patience early_stop_patience full"},
-    {"filter-retrain", "detector"},
-    {"fine-tune", "epochs"},
-    {"fine-prune", "relative epochs"},
-    {"nc-unlearn", "steps batches_per_step batch patience early_stop_patience full epochs when_none"},
-};
-
-static int is_integer_param(const DefenseOps *ops, const char *key) {
-    const size_t klen = strlen(key);
-    for (size_t i = 0; i < BL_ARRAY_LEN(g_integer_params); i++) {
-        if (strcmp(g_integer_params[i].defense, ops->name)) continue;
-        for (const char *w = g_integer_params[i].keys; *w;) {
-            size_t wl = strcspn(w, " ");
-            if (wl == klen && !strncmp(w, key, klen)) return 1;
-            w += wl;
-            w += strspn(w, " ");
-        }
-    }
-    return 0;
-}
 
 static int find_key(const DefenseOps *ops, const char *key, size_t len) {
     for (int i = 0; i < ops->nparams; i++)
@@ -86,7 +52,7 @@ Status defense_params_resolve(const DefenseOps *ops, const char *const *settings
         if (end == val || *end || !isfinite(v))
             return bl_fail(BL_ERR_USAGE, "defence '%s': parameter %s: expected a number in [%g, %g], got '%s'",
                            ops->name, p->key, p->min, p->max, val);
-        if (is_integer_param(ops, p->key) && v != floor(v))
+        if (p->type == DEF_INT && v != floor(v))
             return bl_fail(BL_ERR_USAGE, "defence '%s': parameter %s: expected an integer in [%g, %g], got '%s' (%s)",
                            ops->name, p->key, p->min, p->max, val, p->help);
         if (v < p->min || v > p->max)
@@ -108,7 +74,8 @@ void defense_params_describe(const DefenseOps *ops, char *buf, size_t n) {
     if (n) buf[0] = 0;
     for (int i = 0; i < ops->nparams && len < n; i++) {
         const DefenseParamSpec *p = &ops->params[i];
-        len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8g [%g, %g]  %s\n", p->key, p->def, p->min, p->max,
-                                p->help);
+        char range[64];
+        snprintf(range, sizeof range, "[%g, %g]%s", p->min, p->max, p->type == DEF_INT ? " (integer)" : "");
+        len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8g %-24s %s\n", p->key, p->def, range, p->help);
     }
 }

@@ -17,11 +17,13 @@
 #include "defense/features.h"
 
 static const DefenseParamSpec g_params[] = {
-    {"eps", 0.1, 0.0, 0.5, "expected poison fraction per label; the top ceil(1.5*eps*n) of each label are removed"},
-    {"uncentred", 0, 0, 1, "1 = score |v.R_i| on uncentred representations, as the official and ART code"},
-    {"iters", 100, 1, 10000, "power iterations for the top singular vector"},
-    {"min_class", 3, 2, 1000000, "labels with fewer samples are skipped (noted)"},
-    {"normalise", 1, 0, 1, "1 = divide scores by their label's mean before the global ranking; 0 = raw scores"},
+    {"eps", DEF_REAL, 0.1, 0.0, 0.5, "expected poison fraction per label; the top ceil(1.5*eps*n) of each "
+                                     "label are removed"},
+    {"uncentred", DEF_INT, 0, 0, 1, "1 = score |v.R_i| on uncentred representations, as the official and ART code"},
+    {"iters", DEF_INT, 100, 1, 10000, "power iterations for the top singular vector"},
+    {"min_class", DEF_INT, 3, 2, 1000000, "labels with fewer samples are skipped (noted)"},
+    {"normalise", DEF_INT, 1, 0, 1, "1 = divide scores by their label's mean before the global ranking; "
+                                    "0 = raw scores"},
 };
 
 typedef struct {

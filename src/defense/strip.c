@@ -20,11 +20,11 @@
 #include "defense/features.h"
 
 static const DefenseParamSpec g_params[] = {
-    {"n", 100, 1, 10000, "clean images overlaid on each input (the paper: 100; 10 already works, §5.4)"},
-    {"calib", 2000, 2, 1000000, "defender-split images whose entropies fit the boundary (the paper: 2000)"},
-    {"overlay", 0, 0, 1, "0 = additive, saturated (official code); 1 = alpha blend"},
-    {"alpha", 0.5, 0, 1, "overlay 1: weight of the input in the blend"},
-    {"boundary", 0, 0, 1, "0 = normal fit of clean entropies (the paper); 1 = empirical quantile"},
+    {"n", DEF_INT, 100, 1, 10000, "clean images overlaid on each input (the paper: 100; 10 already works, §5.4)"},
+    {"calib", DEF_INT, 2000, 2, 1000000, "defender-split images whose entropies fit the boundary (the paper: 2000)"},
+    {"overlay", DEF_INT, 0, 0, 1, "0 = additive, saturated (official code); 1 = alpha blend"},
+    {"alpha", DEF_REAL, 0.5, 0, 1, "overlay 1: weight of the input in the blend"},
+    {"boundary", DEF_INT, 0, 0, 1, "0 = normal fit of clean entropies (the paper); 1 = empirical quantile"},
 };
 
 static Status strip_run(const DefenseContext *ctx, DefenseResult *out);
