@@ -231,12 +231,15 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
     if (!st) {
         fprintf(rf.md, "# Paper reproductions%s\n\n", o->quick ? " (quick: first seed, fewer epochs)" : "");
         fprintf(rf.md,
-                "Written by `backdoorlab reproduce%s` at revision %s on %s. Each table puts the number a paper reports "
+                "Written by `backdoorlab reproduce%s` at revision %s on %s%s. Each table puts the number a paper reports "
                 "beside ours (mean ± sd over the seeds run; one-sided claims must hold for every seed). **verified** "
                 "claims were read in the paper itself (see the research notes) and are pass/fail; *reported, "
                 "unverified* ones are expectations nobody has checked in the paper yet. Our data is Fashion-MNIST, not "
                 "the papers' datasets: each table says how the setup differs.\n\n",
-                o->quick ? " --quick" : "", rev, when);
+                o->quick ? " --quick" : "", rev, when,
+                o->report_only ? " from runs made earlier (`--report-only`; each run's manifest.json names the revision "
+                                 "that trained it)"
+                               : "");
         fprintf(rf.csv, "paper,claim,metric,at,paper_value,ours_mean,ours_sd,seeds,tolerance,status,verdict,source\n");
     }
     for (int i = 0; i < nconfigs && !st; i++) {
