@@ -14,6 +14,21 @@
 
 // ---- Neural Cleanse (neural_cleanse.c) ----
 
+// Neural Cleanse's parameters, the first entries of both neural-cleanse's and nc-unlearn's tables, so their
+// meaning, ranges and defaults cannot drift apart (nc_settings_from_params reads them by key from either).
+#define NC_PARAM_SPECS                                                                                             \
+    {"steps", DEF_INT, 80, 1, 100000, "optimisation steps per label (lambda and early stop act per step; paper 1000)"}, \
+    {"batches_per_step", DEF_INT, 4, 1, 1000, "mini-batches per step (paper: 1000 samples / 32 = 31)"},              \
+    {"batch", DEF_INT, 32, 1, 4096, "mini-batch size (paper 32)"},                                                   \
+    {"lr", DEF_REAL, 0.1, 1e-6, 10, "Adam learning rate for mask and pattern (betas 0.5, 0.9)"},                     \
+    {"init_cost", DEF_REAL, 1e-3, 0, 1e3, "L1 weight lambda once the attack first succeeds"},                        \
+    {"succ_threshold", DEF_REAL, 0.99, 0.01, 1, "attack success rate a reversed trigger must reach"},                \
+    {"patience", DEF_INT, 5, 1, 1000, "steps before lambda moves up or down"},                                       \
+    {"cost_multiplier", DEF_REAL, 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (authors' example 2, ART 1.5)"},    \
+    {"early_stop_patience", DEF_INT, 25, 0, 100000, "steps without L1 improvement before stopping (0 = never)"},     \
+    {"threshold", DEF_REAL, 2, 0, 100, "flag (nc-unlearn: unlearn) labels whose anomaly index exceeds this"},       \
+    {"full", DEF_INT, 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"}
+
 // How one reverse-engineering run is driven. Defaults and meaning follow the official code (visualizer.py).
 typedef struct {
     int steps;               // optimisation steps per label; λ and the early stop move once per step

@@ -14,18 +14,7 @@
 #include "core/rng.h"
 
 static const DefenseParamSpec nu_params[] = {
-    // Neural Cleanse's own settings (same meaning and defaults as the neural-cleanse detector).
-    {"steps", DEF_INT, 80, 1, 100000, "Neural Cleanse optimisation steps per label"},
-    {"batches_per_step", DEF_INT, 4, 1, 1000, "Neural Cleanse mini-batches per step"},
-    {"batch", DEF_INT, 32, 1, 4096, "Neural Cleanse mini-batch size"},
-    {"lr", DEF_REAL, 0.1, 1e-6, 10, "Neural Cleanse Adam learning rate"},
-    {"init_cost", DEF_REAL, 1e-3, 0, 1e3, "Neural Cleanse initial L1 weight"},
-    {"succ_threshold", DEF_REAL, 0.99, 0.01, 1, "Neural Cleanse attack success rate to reach"},
-    {"patience", DEF_INT, 5, 1, 1000, "Neural Cleanse steps before lambda moves"},
-    {"cost_multiplier", DEF_REAL, 2, 1.0001, 100, "Neural Cleanse lambda multiplier"},
-    {"early_stop_patience", DEF_INT, 25, 0, 100000, "Neural Cleanse early-stop patience (0 = never)"},
-    {"threshold", DEF_REAL, 2, 0, 100, "anomaly index above which a label's trigger is unlearned"},
-    {"full", DEF_INT, 0, 0, 1, "1 = Neural Cleanse with the paper's budget"},
+    NC_PARAM_SPECS, // Neural Cleanse's own settings, shared with the neural-cleanse detector
     // Unlearning.
     {"ratio", DEF_REAL, 0.2, 0.01, 1, "share of the tuning data stamped with a reversed trigger (true labels kept)"},
     {"epochs", DEF_INT, 1, 1, 1000, "fine-tuning passes (paper: 1)"},

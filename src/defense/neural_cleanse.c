@@ -32,19 +32,7 @@
 
 #define NC_MAD_K 1.4826 // consistency constant: MAD * 1.4826 estimates sigma for normal data
 
-static const DefenseParamSpec nc_params[] = {
-    {"steps", DEF_INT, 80, 1, 100000, "optimisation steps per label (lambda and early stop act per step; paper 1000)"},
-    {"batches_per_step", DEF_INT, 4, 1, 1000, "mini-batches per step (paper: 1000 samples / 32 = 31)"},
-    {"batch", DEF_INT, 32, 1, 4096, "mini-batch size (paper 32)"},
-    {"lr", DEF_REAL, 0.1, 1e-6, 10, "Adam learning rate for mask and pattern (betas 0.5, 0.9)"},
-    {"init_cost", DEF_REAL, 1e-3, 0, 1e3, "L1 weight lambda once the attack first succeeds"},
-    {"succ_threshold", DEF_REAL, 0.99, 0.01, 1, "attack success rate a reversed trigger must reach"},
-    {"patience", DEF_INT, 5, 1, 1000, "steps before lambda moves up or down"},
-    {"cost_multiplier", DEF_REAL, 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (authors' example 2, ART 1.5)"},
-    {"early_stop_patience", DEF_INT, 25, 0, 100000, "steps without L1 improvement before stopping (0 = never)"},
-    {"threshold", DEF_REAL, 2, 0, 100, "flag labels whose anomaly index exceeds this"},
-    {"full", DEF_INT, 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"},
-};
+static const DefenseParamSpec nc_params[] = {NC_PARAM_SPECS};
 
 void nc_settings_from_params(const DefenseOps *ops, const DefenseParams *p, NcSettings *s) {
     memset(s, 0, sizeof *s);
