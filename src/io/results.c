@@ -20,7 +20,9 @@ Status write_file_atomic(const char *path, const void *data, size_t len) {
     return atomic_commit(&af, len == 0 || fwrite(data, 1, len, af.f) == len);
 }
 
-char *read_text_file(const char *path, long max_bytes) {
+char *read_text_file(const char *path, long max_bytes) { return read_file_bytes(path, max_bytes, NULL); }
+
+char *read_file_bytes(const char *path, long max_bytes, size_t *len_out) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char *buf = NULL;
@@ -31,6 +33,7 @@ char *read_text_file(const char *path, long max_bytes) {
             buf = NULL;
         } else {
             buf[len] = 0;
+            if (len_out) *len_out = (size_t)len;
         }
     }
     fclose(f);

@@ -20,9 +20,10 @@ Status write_file_atomic(const char *path, const void *data, size_t len);
 // Pretty-printed JSON (plus a final newline), written with write_file_atomic().
 Status json_write_atomic(const char *path, const cJSON *json);
 
-// A whole text file of at most max_bytes as a NUL-terminated malloc'd string; NULL if it cannot be read or is
-// larger.
-char *read_text_file(const char *path, long max_bytes);
+// A whole file of at most max_bytes, malloc'd with a NUL after its *len bytes (len may be NULL); NULL if it cannot
+// be read or is larger. Text files can be used as strings; binary ones (PNG) need len.
+char *read_file_bytes(const char *path, long max_bytes, size_t *len);
+char *read_text_file(const char *path, long max_bytes); // read_file_bytes without the length
 // A JSON file (at most 64 MiB) parsed; NULL if missing, unreadable or not JSON.
 cJSON *json_read_file(const char *path);
 

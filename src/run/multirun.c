@@ -104,24 +104,29 @@ void multirun_free(MultiRun *mr) {
         }
 }
 
-// One metric at one point over the seeds: per-seed values and their statistics.
-static cJSON *stat_json(const MultiRun *mr, int point, const char *path, double *mean_out, double *sd_out) {
-    double x[CONFIG_MAX_SEEDS];
+// One metric at one point: the seeds' finite values into x (returns how many), with their mean and sd (NAN if none).
+static int point_values(const MultiRun *mr, int point, const char *path, double x[CONFIG_MAX_SEEDS], double *mean,
+                        double *sd) {
     int n = 0;
     for (int s = 0; s < mr->nseeds; s++) {
         double v = multirun_metric(mr->metrics[point][s], path);
         if (isfinite(v)) x[n++] = v;
     }
-    double mean = NAN, sd = NAN;
-    if (n) multirun_mean_sd(x, n, &mean, &sd);
-    if (mean_out) *mean_out = mean;
-    if (sd_out) *sd_out = sd;
+    *mean = *sd = NAN;
+    if (n) multirun_mean_sd(x, n, mean, sd);
+    return n;
+}
+
+// The same as JSON: mean, sd, min, max and the values (null when no seed has the metric).
+static cJSON *stat_json(const MultiRun *mr, int point, const char *path, double *mean, double *sd) {
+    double x[CONFIG_MAX_SEEDS];
+    int n = point_values(mr, point, path, x, mean, sd);
     if (!n) return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
     double lo = x[0], hi = x[0];
     for (int i = 1; i < n; i++) lo = fmin(lo, x[i]), hi = fmax(hi, x[i]);
-    cJSON_AddNumberToObject(o, "mean", mean);
-    cJSON_AddNumberToObject(o, "sd", sd);
+    cJSON_AddNumberToObject(o, "mean", *mean);
+    cJSON_AddNumberToObject(o, "sd", *sd);
     cJSON_AddNumberToObject(o, "min", lo);
     cJSON_AddNumberToObject(o, "max", hi);
     cJSON_AddItemToObject(o, "values", cJSON_CreateDoubleArray(x, n));
@@ -149,7 +154,8 @@ static Status write_sweep_plot(const ExperimentConfig *cfg, const MultiRun *mr, 
     for (int p = 0; p < mr->npoints; p++) {
         double m[3], sd[3];
         const char *paths[3] = {"backdoored_model/asr", "backdoored_model/ca", "clean_model/ca"};
-        for (int k = 0; k < 3; k++) cJSON_Delete(stat_json(mr, p, paths[k], &m[k], &sd[k]));
+        double x[CONFIG_MAX_SEEDS];
+        for (int k = 0; k < 3; k++) point_values(mr, p, paths[k], x, &m[k], &sd[k]);
         fprintf(f, "%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n", mr->value[p], 100 * m[0], 100 * sd[0], 100 * m[1],
                 100 * sd[1], 100 * m[2], 100 * sd[2], mr->nseeds);
     }
@@ -206,7 +212,6 @@ static Status write_summary(const ExperimentConfig *cfg, const MultiRun *mr, int
         cJSON_AddItemToArray(points, pj);
         if (cfg->sweep.enabled) cJSON_AddStringToObject(pj, "value", mr->value[p]);
         char dir[2300];
-        multirun_dir(mr, cfg, p, 0, dir, sizeof dir);
         cJSON *dirs = cJSON_AddArrayToObject(pj, "runs");
         for (int s = 0; s < mr->nseeds; s++) {
             multirun_dir(mr, cfg, p, s, dir, sizeof dir);

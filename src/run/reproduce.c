@@ -34,13 +34,10 @@ static Status copy_file(const char *src, const char *dst) {
     if (slash) *slash = 0;
     Status st = ensure_dir(dir);
     if (st) return st;
-    char *data = read_text_file(src, 1L << 26); // PNGs may hold NUL bytes: the length comes from stat below
-    struct stat sb;
-    if (!data || stat(src, &sb) != 0) {
-        free(data);
-        return bl_fail(BL_ERR_RUN, "cannot read %s", src);
-    }
-    st = write_file_atomic(dst, data, (size_t)sb.st_size);
+    size_t len = 0;
+    char *data = read_file_bytes(src, 1L << 26, &len);
+    if (!data) return bl_fail(BL_ERR_RUN, "cannot read %s", src);
+    st = write_file_atomic(dst, data, len);
     free(data);
     return st;
 }
