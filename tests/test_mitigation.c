@@ -219,7 +219,8 @@ static void test_nc_clean_model(void **state) {
 static void test_nc_deterministic(void **state) {
     (void)state;
     NcSettings s = {.steps = 6, .batches_per_step = 2, .batch = 16, .lr = 0.1, .init_cost = 1e-3,
-                    .succ_threshold = 0.99, .patience = 2, .cost_multiplier = 2, .early_stop_patience = 0};
+                    .succ_threshold = 0.99, .patience = 2, .cost_multiplier = 2, .early_stop_patience = 0,
+                    .runs = 1};
     NcReversal a, b;
     assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 5, &a), BL_OK);
     assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 5, &b), BL_OK);
@@ -228,6 +229,36 @@ static void test_nc_deterministic(void **state) {
     for (int i = 0; i < NCLS * S * S; i++) assert_true(a.mask[i] >= 0.0f && a.mask[i] <= 1.0f);
     nc_reversal_free(&a);
     nc_reversal_free(&b);
+}
+
+// runs = R: run 0 is the single run (same stream), the label's L1 is the mean over the runs and the mask kept is
+// the smallest successful one, so its norm is at most both the mean and the single run's norm.
+static void test_nc_runs_average(void **state) {
+    (void)state;
+    NcSettings s = {.steps = 30, .batches_per_step = 2, .batch = 16, .lr = 0.1, .init_cost = 1e-3,
+                    .succ_threshold = 0.9, .patience = 2, .cost_multiplier = 2, .early_stop_patience = 0,
+                    .runs = 1};
+    NcReversal one, three;
+    assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 9, &one), BL_OK);
+    s.runs = 3;
+    assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 9, &three), BL_OK);
+    int spread = 0, checked = 0;
+    for (int t = 0; t < NCLS; t++) {
+        assert_float_equal(one.l1_sd[t], 0.0, 0.0);
+        assert_true(three.l1_sd[t] >= 0.0);
+        spread += three.l1_sd[t] > 0.0;
+        double kept = 0.0;
+        for (int i = 0; i < S * S; i++) kept += three.mask[(size_t)t * S * S + i];
+        if (one.reached[t] && three.reached[t]) {
+            checked++;
+            assert_true(kept <= one.l1[t] + 1e-3);
+            assert_true(kept <= three.l1[t] + 1e-3);
+        }
+    }
+    assert_true(spread > 0);  // independent inits: the runs do not all agree
+    assert_true(checked > 0); // the property was tested on at least one label
+    nc_reversal_free(&one);
+    nc_reversal_free(&three);
 }
 
 static void test_nc_stamp(void **state) {
@@ -583,7 +614,7 @@ static void test_params_and_bad_input(void **state) {
     Dataset one;
     assert_int_equal(ds_alloc(&one, 1, 1, S, S, NCLS), BL_OK);
     NcSettings s1 = {.steps = 3, .batches_per_step = 2, .batch = 32, .lr = 0.1, .init_cost = 1e-3,
-                     .succ_threshold = 0.99, .patience = 1, .cost_multiplier = 2};
+                     .succ_threshold = 0.99, .patience = 1, .cost_multiplier = 2, .runs = 1};
     NcReversal r;
     assert_int_equal(nc_reverse_all(&g_bd, &one, &s1, 1, &r), BL_OK);
     for (int k = 0; k < NCLS; k++) assert_true(isfinite(r.l1[k]));
@@ -631,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_nc_flags_backdoor),
         cmocka_unit_test(test_nc_clean_model),
         cmocka_unit_test(test_nc_deterministic),
+        cmocka_unit_test(test_nc_runs_average),
         cmocka_unit_test(test_fine_prune),
         cmocka_unit_test(test_prune_curve_replay),
         cmocka_unit_test(test_fine_tune),

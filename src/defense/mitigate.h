@@ -27,7 +27,8 @@
     {"cost_multiplier", DEF_REAL, 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (authors' example 2, ART 1.5)"},    \
     {"early_stop_patience", DEF_INT, 25, 0, 100000, "steps without L1 improvement before stopping (0 = never)"},     \
     {"threshold", DEF_REAL, 2, 0, 100, "flag (nc-unlearn: unlearn) labels whose anomaly index exceeds this"},       \
-    {"full", DEF_INT, 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"}
+    {"full", DEF_INT, 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"},                \
+    {"runs", DEF_INT, 5, 1, 100, "runs per label from fresh random inits, L1 averaged (authors: average runs)"}
 
 // How one reverse-engineering run is driven. Defaults and meaning follow the official code (visualizer.py).
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
     int patience;            // steps of success (failure) before λ goes up (down)
     double cost_multiplier;  // λ *= m going up, λ /= m^1.5 going down (official 2, ART 1.5)
     int early_stop_patience; // stop after this many steps without an L1 improvement, once λ moved both ways; 0 = off
+    int runs;                // independent runs per label (own random init and batch order); the L1 is their mean
     int progress;            // progress line on stderr
 } NcSettings;
 
@@ -47,9 +49,10 @@ typedef struct {
 typedef struct {
     int K;              // labels reversed
     int c, h, w;        // input shape
-    float *mask;        // (K, H, W) best mask per label, in [0,1]
-    float *pattern;     // (K, C, H, W) best pattern per label, in [0,1]
-    double *l1;         // (K) L1 norm of the best mask
+    float *mask;        // (K, H, W) best mask per label, in [0,1] (with several runs: the smallest successful one)
+    float *pattern;     // (K, C, H, W) best pattern per label, in [0,1] (the same run's)
+    double *l1;         // (K) L1 norm of the best mask; with several runs, the mean over runs
+    double *l1_sd;      // (K) sample standard deviation of the L1 norm over runs (0 with one run)
     double *asr;        // (K) attack success rate of the best mask's step (of the last step if never reached)
     int *reached;       // (K) 1 if some step reached succ_threshold (else mask = the last one, l1 is its norm)
     int *steps_run;     // (K) steps taken before the end or the early stop
@@ -57,10 +60,12 @@ typedef struct {
 } NcReversal;
 
 // Fill s from a defence's resolved parameters (keys: steps, batches_per_step, batch, lr, init_cost,
-// succ_threshold, patience, cost_multiplier, early_stop_patience, full). full = 1 switches to the paper's budget.
+// succ_threshold, patience, cost_multiplier, early_stop_patience, full, runs). full = 1 switches to the paper's
+// budget.
 void nc_settings_from_params(const DefenseOps *ops, const DefenseParams *p, NcSettings *s);
 // Reverse a trigger for every label of m from batches of `clean` (inputs in [0,1]). Streams rng_stream(seed,
-// "neural-cleanse/<label>"), so a label's result does not depend on the others. m's params are not changed.
+// "neural-cleanse/<label>") (run r > 0: ".../<label>/run<r>"), so a label's result does not depend on the others
+// and runs = 1 is the single official run. m's params are not changed.
 Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint64_t seed, NcReversal *out);
 void nc_reversal_free(NcReversal *r);
 // MAD outlier test: ai[k] = (median - l1[k]) / (1.4826 * median|l1 - median|) (positive = smaller than the
