@@ -26,6 +26,7 @@
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "data/pngdir.h"
+#include "io/png.h"
 #include "data/idx.h"
 #include "data/split.h"
 #include "run/experiment.h"
@@ -746,11 +747,11 @@ static void test_export_roundtrip(void **state) {
     char p[700];
     snprintf(p, sizeof p, "%s/trigger.png", dir);
     PngInfo info;
-    assert_int_equal(pngdir_probe(p, &info), BL_OK);
+    assert_int_equal(png_probe(p, &info), BL_OK);
     assert_int_equal(info.h, 6 * 16); // upscaled so the longer side is >= 112 pixels: 16x
     assert_int_equal(info.w, 2 * 7 * 16 + 4);
     snprintf(p, sizeof p, "%s/gallery.png", dir);
-    assert_int_equal(pngdir_probe(p, &info), BL_OK);
+    assert_int_equal(png_probe(p, &info), BL_OK);
     assert_int_equal(info.w, 6 * (7 * 3 + 2) - 2); // 2 per class, 3 classes
     assert_int_equal(info.h, 3 * 6 * 3 + 4);
     // PNG trees read back in the original order (file names are the original indices).

@@ -716,7 +716,7 @@ static void test_pngdir_bad_input(void **state) {
     // A 16-bit PNG is refused by the single-file reader too.
     uint8_t *pix, *alpha;
     int w, h;
-    assert_int_equal(pngdir_read("/nonexistent.png", 1, &pix, &alpha, &w, &h), BL_ERR_DATA);
+    assert_int_equal(png_read("/nonexistent.png", 1, &pix, &alpha, &w, &h), BL_ERR_DATA);
     assert_null(pix);
 }
 

@@ -85,7 +85,7 @@ static void test_gray_roundtrip(void **state) {
     assert_int_equal(count_files(), 1); // no temp file left
     uint8_t *back = NULL;
     int bw = 0, bh = 0;
-    assert_int_equal(png_read_gray(tpath("a.png"), &back, &bw, &bh), BL_OK);
+    assert_int_equal(png_read(tpath("a.png"), 1, &back, NULL, &bw, &bh), BL_OK);
     assert_int_equal(bw, w);
     assert_int_equal(bh, h);
     assert_memory_equal(back, pix, (size_t)w * h);
@@ -93,29 +93,40 @@ static void test_gray_roundtrip(void **state) {
     // Overwriting an existing file works (rename over it).
     pix[0] ^= 0xff;
     assert_int_equal(png_write_gray(tpath("a.png"), pix, w, h), BL_OK);
-    assert_int_equal(png_read_gray(tpath("a.png"), &back, &bw, &bh), BL_OK);
+    assert_int_equal(png_read(tpath("a.png"), 1, &back, NULL, &bw, &bh), BL_OK);
     assert_int_equal(back[0], pix[0]);
     bl_free(back);
     free(pix);
 }
 
-static void test_rgb_write_reads_as_gray(void **state) {
+static void test_rgb_write_reads_back(void **state) {
     (void)state;
     const int w = 9, h = 4;
     uint8_t rgb[9 * 4 * 3];
-    for (int i = 0; i < w * h; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (uint8_t)(i * 7); // r=g=b
+    for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)(i * 7 + i / 3);
     assert_int_equal(png_write_rgb(tpath("c.png"), rgb, w, h), BL_OK);
     size_t len;
     uint8_t *b = slurp(tpath("c.png"), &len);
     assert_int_equal(b[25], 2); // IHDR colour type: RGB
     free(b);
-    uint8_t *back = NULL;
+    PngInfo info;
+    assert_int_equal(png_probe(tpath("c.png"), &info), BL_OK);
+    assert_int_equal(info.color, 1);
+    assert_int_equal(info.alpha, 0);
+    uint8_t *back = NULL, *alpha = NULL;
     int bw, bh;
-    assert_int_equal(png_read_gray(tpath("c.png"), &back, &bw, &bh), BL_OK);
+    assert_int_equal(png_read(tpath("c.png"), 3, &back, &alpha, &bw, &bh), BL_OK);
     assert_int_equal(bw, w);
     assert_int_equal(bh, h);
-    for (int i = 0; i < w * h; i++) assert_int_equal(back[i], rgb[3 * i]);
+    for (int i = 0; i < w * h; i++) // interleaved in the file, planar (c, h, w) back
+        for (int c = 0; c < 3; c++) assert_int_equal(back[c * w * h + i], rgb[3 * i + c]);
+    for (int i = 0; i < w * h; i++) assert_int_equal(alpha[i], 255);
     bl_free(back);
+    bl_free(alpha);
+    // Asked for one channel, a colour file is refused with advice, not averaged behind the caller's back.
+    assert_int_equal(png_read(tpath("c.png"), 1, &back, NULL, &bw, &bh), BL_ERR_DATA);
+    assert_null(back);
+    assert_non_null(strstr(bl_errmsg(), "convert it to grayscale"));
 }
 
 static void test_bad_args(void **state) {
@@ -126,7 +137,7 @@ static void test_bad_args(void **state) {
     assert_int_equal(png_write_gray("/nonexistent-bl-dir/x.png", p, 2, 2), BL_ERR_RUN);
     uint8_t *back = (uint8_t *)p;
     int w = 5, h = 5;
-    assert_int_equal(png_read_gray(tpath("missing.png"), &back, &w, &h), BL_ERR_DATA);
+    assert_int_equal(png_read(tpath("missing.png"), 1, &back, NULL, &w, &h), BL_ERR_DATA);
     assert_null(back);
     assert_int_equal(w, 0);
     assert_int_equal(count_files(), 0);
@@ -147,7 +158,7 @@ static void test_truncated_refused(void **state) {
         spit(tpath("cut.png"), b, cuts[i]);
         uint8_t *back = NULL;
         int bw = 1, bh = 1;
-        Status st = png_read_gray(tpath("cut.png"), &back, &bw, &bh);
+        Status st = png_read(tpath("cut.png"), 1, &back, NULL, &bw, &bh);
         if (st != BL_ERR_DATA) fail_msg("cut at %zu of %zu: status %d", cuts[i], len, st);
         assert_null(back);
         assert_int_equal(bw, 0);
@@ -164,13 +175,13 @@ static void test_garbage_refused(void **state) {
     spit(tpath("junk.png"), junk, sizeof junk);
     uint8_t *back = NULL;
     int w, h;
-    assert_int_equal(png_read_gray(tpath("junk.png"), &back, &w, &h), BL_ERR_DATA);
+    assert_int_equal(png_read(tpath("junk.png"), 1, &back, NULL, &w, &h), BL_ERR_DATA);
     assert_null(back);
     // A valid signature followed by garbage.
     const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     memcpy(junk, sig, 8);
     spit(tpath("junk.png"), junk, sizeof junk);
-    assert_int_equal(png_read_gray(tpath("junk.png"), &back, &w, &h), BL_ERR_DATA);
+    assert_int_equal(png_read(tpath("junk.png"), 1, &back, NULL, &w, &h), BL_ERR_DATA);
     assert_null(back);
     // A real PNG with flipped bytes in the image data (IDAT CRC no longer matches) and in IHDR.
     uint8_t pix[16 * 16];
@@ -185,7 +196,7 @@ static void test_garbage_refused(void **state) {
         bad[at[i]] ^= 0x40;
         spit(tpath("bad.png"), bad, len);
         free(bad);
-        Status st = png_read_gray(tpath("bad.png"), &back, &w, &h);
+        Status st = png_read(tpath("bad.png"), 1, &back, NULL, &w, &h);
         if (st != BL_ERR_DATA) fail_msg("flip at %zu of %zu: status %d", at[i], len, st);
         assert_null(back);
     }
@@ -200,7 +211,7 @@ static void test_garbage_refused(void **state) {
         for (int j = 0; j < 4; j++) big[29 + j] = (uint8_t)(crc >> (24 - 8 * j));
         spit(tpath("big.png"), big, len);
         free(big);
-        assert_int_equal(png_read_gray(tpath("big.png"), &back, &w, &h), BL_ERR_DATA);
+        assert_int_equal(png_read(tpath("big.png"), 1, &back, NULL, &w, &h), BL_ERR_DATA);
         assert_null(back);
     }
     free(b);
@@ -221,7 +232,7 @@ static void test_samples_grid(void **state) {
     assert_int_equal(png_write_samples(tpath("grid.png"), &clean, &trig, idx, 3, scale), BL_OK);
     uint8_t *g = NULL;
     int gw, gh;
-    assert_int_equal(png_read_gray(tpath("grid.png"), &g, &gw, &gh), BL_OK);
+    assert_int_equal(png_read(tpath("grid.png"), 1, &g, NULL, &gw, &gh), BL_OK);
     assert_int_equal(gw, 3 * 5 * scale + 2 * 2); // 34
     assert_int_equal(gh, 2 * 4 * scale + 2);     // 18
     // Tile (row 0, col 1) shows clean sample 1 (value 10); its bottom-right 2x2 block is not the trigger.
@@ -255,7 +266,7 @@ static void test_samples_grid(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        T(test_gray_roundtrip), T(test_rgb_write_reads_as_gray), T(test_bad_args),
+        T(test_gray_roundtrip), T(test_rgb_write_reads_back), T(test_bad_args),
         T(test_truncated_refused), T(test_garbage_refused), T(test_samples_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "data/pngdir.h"
+#include "io/png.h"
 
 void trigger_free(Trigger *t) {
     if (!t) return;
@@ -35,7 +35,7 @@ static void set_on(Trigger *t, int y, int x, float v) {
 static Status trigger_from_png(const char *path, int c, int img_h, int img_w, int full, Trigger *t) {
     uint8_t *pix, *alpha;
     int w, h;
-    Status st = pngdir_read(path, c, &pix, &alpha, &w, &h);
+    Status st = png_read(path, c, &pix, &alpha, &w, &h);
     if (st) return bl_fail_ctx(st, "[attack] trigger_png");
     if (full && (w != img_w || h != img_h))
         st = bl_fail(BL_ERR_USAGE, "[attack] trigger_png: the blend key %s is %dx%d but the images are %dx%d; "
@@ -62,7 +62,7 @@ Status trigger_patch_size(const AttackSpec *a, int *th, int *tw) {
         *th = *tw = 3;
     } else if (!strcmp(a->trigger, "png")) {
         PngInfo info;
-        Status st = pngdir_probe(a->trigger_png, &info);
+        Status st = png_probe(a->trigger_png, &info);
         if (st) return bl_fail_ctx(st, "[attack] trigger_png");
         *th = info.h, *tw = info.w;
     } else if (!strcmp(a->trigger, "square") || !strcmp(a->trigger, "checkerboard") || !strcmp(a->trigger, "noise")) {

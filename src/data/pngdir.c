@@ -1,13 +1,8 @@
-// pngdir.c: PNG decoding to planar bytes (libpng's classic API, no gamma handling, so stored sample values come
-// through unchanged) and the class-per-folder dataset tree.
-// libpng reports errors by longjmp(); as in io/png.c, everything the error path needs lives in a job struct
-// owned by the caller, and the function that calls setjmp() keeps no locals that the cleanup reads.
+// pngdir.c: the class-per-folder PNG dataset tree (files decoded by io/png.c), and dataset_load's dispatch.
 #include "data/pngdir.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <png.h>
-#include <setjmp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,148 +14,6 @@
 #include "data/mnist10k.h"
 #include "io/png.h"
 #include "io/results.h"
-
-// ---------------------------------------------------------------------------------------------- one file
-
-typedef struct {
-    FILE *f;         // the file
-    png_structp png; // libpng read struct
-    png_infop info;  // libpng info struct
-    uint8_t *pix;    // (h, w, channels) interleaved decoded pixels, owned until handed over
-    png_bytep *rows; // (h) row pointers into pix
-    int channels;    // samples per pixel after expansion (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
-    int oom;         // our own allocation failed
-    char msg[256];   // libpng's (or our) error message
-} PngJob;
-
-static void on_error(png_structp png, png_const_charp msg) {
-    PngJob *j = png_get_error_ptr(png);
-    snprintf(j->msg, sizeof j->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void on_warning(png_structp png, png_const_charp msg) {
-    (void)png; // ancillary-chunk warnings do not stop decoding; library code stays quiet
-    (void)msg;
-}
-
-// Read the header into *info; with decode, also the pixels into j->pix. 0 on success, -1 with j->msg set.
-static int decode_body(PngJob *j, PngInfo *info, int decode) {
-    if (setjmp(png_jmpbuf(j->png))) return -1;
-    png_init_io(j->png, j->f);
-    png_set_sig_bytes(j->png, 8);
-    png_set_user_limits(j->png, PNGDIR_MAX_SIDE, PNGDIR_MAX_SIDE);
-    png_read_info(j->png, j->info);
-    png_uint_32 w, h;
-    int depth, ctype;
-    png_get_IHDR(j->png, j->info, &w, &h, &depth, &ctype, NULL, NULL, NULL);
-    info->w = (int)w;
-    info->h = (int)h;
-    info->depth = depth;
-    info->alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(j->png, j->info, PNG_INFO_tRNS);
-    info->color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
-    if (ctype == PNG_COLOR_TYPE_PALETTE) { // a palette of grays is a gray image
-        png_colorp pal;
-        int npal = 0;
-        info->color = 0;
-        if (png_get_PLTE(j->png, j->info, &pal, &npal))
-            for (int i = 0; i < npal; i++) info->color |= pal[i].red != pal[i].green || pal[i].green != pal[i].blue;
-    }
-    if (!decode) return 0;
-    if (depth == 16) {
-        snprintf(j->msg, sizeof j->msg, "16-bit samples are not supported (backdoorlab images are 8-bit); save it "
-                 "as an 8-bit PNG");
-        return -1;
-    }
-    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(j->png);
-    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(j->png);
-    if (png_get_valid(j->png, j->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(j->png);
-    png_set_interlace_handling(j->png);
-    png_read_update_info(j->png, j->info);
-    j->channels = png_get_channels(j->png, j->info);
-    if (j->channels < 1 || j->channels > 4 || png_get_rowbytes(j->png, j->info) != (size_t)w * j->channels) {
-        snprintf(j->msg, sizeof j->msg, "cannot expand colour type %d, bit depth %d to 8-bit samples", ctype, depth);
-        return -1;
-    }
-    j->pix = bl_alloc((size_t)w * h * (size_t)j->channels);
-    j->rows = bl_alloc((size_t)h * sizeof *j->rows);
-    if (!j->pix || !j->rows) {
-        j->oom = 1;
-        snprintf(j->msg, sizeof j->msg, "out of memory for %ux%u pixels", (unsigned)w, (unsigned)h);
-        return -1;
-    }
-    for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->pix + (size_t)y * w * (size_t)j->channels;
-    png_read_image(j->png, j->rows);
-    png_read_end(j->png, NULL); // up to IEND, so a file cut after the pixels is refused too
-    return 0;
-}
-
-// Open, check the signature, and run decode_body. On success with decode, j->pix holds the pixels.
-static Status decode_file(const char *path, PngJob *j, PngInfo *info, int decode) {
-    memset(j, 0, sizeof *j);
-    memset(info, 0, sizeof *info);
-    j->f = fopen(path, "rb");
-    if (!j->f) return bl_fail(BL_ERR_DATA, "cannot open %s: %s", path, strerror(errno));
-    uint8_t sig[8];
-    Status st = BL_OK;
-    if (fread(sig, 1, 8, j->f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        st = bl_fail(BL_ERR_DATA, "%s is not a PNG file (bad signature)", path);
-    } else {
-        j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, on_error, on_warning);
-        if (j->png) j->info = png_create_info_struct(j->png);
-        if (!j->png || !j->info) st = bl_fail(BL_ERR_RUN, "%s: out of memory creating the PNG reader", path);
-        else if (decode_body(j, info, decode) != 0)
-            st = bl_fail(j->oom ? BL_ERR_RUN : BL_ERR_DATA, "%s: %s", path, j->msg);
-    }
-    if (j->png) png_destroy_read_struct(&j->png, j->info ? &j->info : NULL, NULL);
-    fclose(j->f);
-    bl_free(j->rows);
-    j->rows = NULL;
-    if (st) {
-        bl_free(j->pix);
-        j->pix = NULL;
-    }
-    return st;
-}
-
-Status pngdir_probe(const char *path, PngInfo *info) {
-    PngJob j;
-    return decode_file(path, &j, info, 0);
-}
-
-Status pngdir_read(const char *path, int c, uint8_t **pix, uint8_t **alpha, int *w, int *h) {
-    *pix = NULL;
-    if (alpha) *alpha = NULL;
-    *w = *h = 0;
-    if (c != 1 && c != 3) return bl_fail(BL_ERR_USAGE, "%s: can decode to 1 or 3 channels, not %d", path, c);
-    PngJob j;
-    PngInfo info;
-    Status st = decode_file(path, &j, &info, 1);
-    if (st) return st;
-    if (c == 1 && info.color) {
-        bl_free(j.pix);
-        return bl_fail(BL_ERR_DATA, "%s is a colour PNG but the images here are gray (1 channel); convert it to "
-                       "grayscale first", path);
-    }
-    size_t hw = (size_t)info.w * info.h;
-    uint8_t *out = bl_alloc((size_t)c * hw), *a = alpha ? bl_alloc(hw) : NULL;
-    if (!out || (alpha && !a)) {
-        bl_free(out), bl_free(a), bl_free(j.pix);
-        return BL_ERR_RUN;
-    }
-    int nch = j.channels, colour = nch >= 3, has_alpha = nch == 2 || nch == 4;
-    for (size_t i = 0; i < hw; i++) {
-        const uint8_t *px = j.pix + i * (size_t)nch;
-        for (int ch = 0; ch < c; ch++) out[(size_t)ch * hw + i] = px[colour ? ch : 0]; // gray: replicate
-        if (a) a[i] = has_alpha ? px[nch - 1] : 255;
-    }
-    bl_free(j.pix);
-    *pix = out;
-    if (alpha) *alpha = a;
-    *w = info.w;
-    *h = info.h;
-    return BL_OK;
-}
 
 // ---------------------------------------------------------------------------------------------- tree reader
 
@@ -354,7 +207,7 @@ static Status list_files(const char *root, const char *split, const ClassDir *di
 static Status probe_entries(const PngEntry *e, int n, int *w, int *h, int *color) {
     for (int i = 0; i < n; i++) {
         PngInfo info;
-        Status st = pngdir_probe(e[i].path, &info);
+        Status st = png_probe(e[i].path, &info);
         if (st) return st;
         if (info.depth == 16)
             return bl_fail(BL_ERR_DATA, "%s has 16-bit samples; backdoorlab images are 8-bit: save it as 8-bit",
@@ -378,7 +231,7 @@ static Status decode_entries(const PngEntry *e, int n, int c, int h, int w, int 
     for (int i = 0; i < n; i++) {
         uint8_t *pix;
         int pw, ph;
-        if ((st = pngdir_read(e[i].path, c, &pix, NULL, &pw, &ph))) break;
+        if ((st = png_read(e[i].path, c, &pix, NULL, &pw, &ph))) break;
         if (pw != w || ph != h) { // changed since the probe
             bl_free(pix);
             st = bl_fail(BL_ERR_DATA, "%s is %dx%d, expected %dx%d", e[i].path, pw, ph, w, h);

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "data/pngdir.h"
+#include "io/png.h"
 #include "defense/features.h"
 
 #define MONITOR_MAX_SETTINGS 32
@@ -221,7 +221,7 @@ Status monitor_screen_pngdir(Monitor *mon, const char *dir, FILE *out, MonitorSt
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         uint8_t *pix = NULL;
         int w = 0, h = 0;
-        Status ps = pngdir_read(path, in.c, &pix, NULL, &w, &h);
+        Status ps = png_read(path, in.c, &pix, NULL, &w, &h);
         if (ps) emit_error(out, (long)i, files[i], bl_errmsg(), st);
         else if (w != in.w || h != in.h) {
             char msg[160];

@@ -23,7 +23,7 @@
 
 #include "attack/registry.h"
 #include "attack/trigger.h"
-#include "data/pngdir.h"
+#include "io/png.h"
 #include "io/results.h"
 
 #define CONFIG_FILE_MAX (1 << 20) // a config bigger than 1 MiB is a mistake, not a config
@@ -852,7 +852,7 @@ static int atk_applies(const AttackSpec *a, KeyId k, const char **why) {
 static int atk_check_png(CfgParse *p, const char *path, int side, int channels, int full, const char *dsname) {
     int line = p->seen[K_ATK_TRIGGER_PNG];
     PngInfo info;
-    if (pngdir_probe(path, &info) != BL_OK)
+    if (png_probe(path, &info) != BL_OK)
         return cp_fail(p, line, "attack", "trigger_png", "%s", bl_errmsg());
     if (info.depth == 16)
         return cp_fail(p, line, "attack", "trigger_png", "%s has 16-bit samples; triggers are 8-bit: save it as an "
@@ -945,7 +945,7 @@ static int atk_check(CfgParse *p) {
     if (!strcmp(a->trigger, "png")) {
         if (!atk_check_png(p, a->trigger_png, side, channels, 0, dsname)) return 0;
         PngInfo info;
-        pngdir_probe(a->trigger_png, &info);
+        png_probe(a->trigger_png, &info);
         th = info.h, tw = info.w;
     } else {
         if (trigger_patch_size(a, &th, &tw) != BL_OK)

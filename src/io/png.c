@@ -1,4 +1,5 @@
-// png.c: PNG reading and writing with libpng's classic API.
+// png.c: PNG reading and writing with libpng's classic API (no gamma handling, so stored sample values come
+// through unchanged).
 // libpng reports errors by longjmp()ing out of whatever it was doing. C leaves non-volatile locals of the
 // function that called setjmp() indeterminate if they changed after the setjmp, so every piece of state the
 // error path needs (file, libpng structs, buffers, message) lives in a PngJob owned by the caller, and the
@@ -19,10 +20,11 @@ typedef struct {
     FILE *f;          // the file being read or written
     png_structp png;  // libpng read or write struct
     png_infop info;   // libpng info struct
-    uint8_t *pix;     // (h, w) decoded pixels (read), owned until handed to the caller
+    uint8_t *pix;     // (h, w, channels) interleaved decoded pixels (read), owned until handed over
     png_bytep *rows;  // (h) row pointers into pix (read)
+    int channels;     // samples per pixel after expansion (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
     int oom;          // 1 when our own allocation failed (BL_ERR_RUN, not a data error)
-    char msg[256];    // libpng's error message
+    char msg[256];    // libpng's (or our) error message
 } PngJob;
 
 static void on_error(png_structp png, png_const_charp msg) {
@@ -38,77 +40,126 @@ static void on_warning(png_structp png, png_const_charp msg) {
 
 // ---- reading ----
 
-// Decode into j->pix. Returns 0 on success, -1 on a libpng error (message in j->msg) or allocation failure.
-static int read_body(PngJob *j, int *w, int *h) {
+// Read the header into *info; with decode, also the pixels into j->pix. 0 on success, -1 with j->msg set.
+static int decode_body(PngJob *j, PngInfo *info, int decode) {
     if (setjmp(png_jmpbuf(j->png))) return -1;
     png_init_io(j->png, j->f);
     png_set_sig_bytes(j->png, 8);
     png_set_user_limits(j->png, PNG_IO_MAX_SIDE, PNG_IO_MAX_SIDE);
     png_read_info(j->png, j->info);
-    png_uint_32 pw, ph;
+    png_uint_32 w, h;
     int depth, ctype;
-    png_get_IHDR(j->png, j->info, &pw, &ph, &depth, &ctype, NULL, NULL, NULL);
-    // Reduce anything to 8-bit gray.
-    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(j->png);
-    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(j->png);
-    if (depth == 16) png_set_strip_16(j->png);
-    png_set_strip_alpha(j->png);
-    if (ctype & PNG_COLOR_MASK_COLOR) png_set_rgb_to_gray_fixed(j->png, 1, -1, -1);
-    png_set_interlace_handling(j->png);
-    png_read_update_info(j->png, j->info);
-    if (png_get_rowbytes(j->png, j->info) != pw || png_get_channels(j->png, j->info) != 1) {
-        snprintf(j->msg, sizeof j->msg, "cannot convert colour type %d, bit depth %d to 8-bit gray", ctype, depth);
+    png_get_IHDR(j->png, j->info, &w, &h, &depth, &ctype, NULL, NULL, NULL);
+    info->w = (int)w;
+    info->h = (int)h;
+    info->depth = depth;
+    info->alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(j->png, j->info, PNG_INFO_tRNS);
+    info->color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
+    if (ctype == PNG_COLOR_TYPE_PALETTE) { // a palette of grays is a gray image
+        png_colorp pal;
+        int npal = 0;
+        info->color = 0;
+        if (png_get_PLTE(j->png, j->info, &pal, &npal))
+            for (int i = 0; i < npal; i++) info->color |= pal[i].red != pal[i].green || pal[i].green != pal[i].blue;
+    }
+    if (!decode) return 0;
+    if (depth == 16) {
+        snprintf(j->msg, sizeof j->msg, "16-bit samples are not supported (backdoorlab images are 8-bit); save it "
+                 "as an 8-bit PNG");
         return -1;
     }
-    if ((uint64_t)pw * ph > PNG_IO_MAX_PIXELS) {
-        snprintf(j->msg, sizeof j->msg, "%ux%u pixels is over the limit of %d", (unsigned)pw, (unsigned)ph,
+    if ((uint64_t)w * h > PNG_IO_MAX_PIXELS) {
+        snprintf(j->msg, sizeof j->msg, "%ux%u pixels is over the limit of %d", (unsigned)w, (unsigned)h,
                  PNG_IO_MAX_PIXELS);
         return -1;
     }
-    j->pix = bl_alloc((size_t)pw * ph);
-    j->rows = bl_alloc((size_t)ph * sizeof *j->rows);
-    if (!j->pix || !j->rows) {
-        j->oom = 1;
-        snprintf(j->msg, sizeof j->msg, "out of memory for %ux%u pixels", (unsigned)pw, (unsigned)ph);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(j->png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(j->png);
+    if (png_get_valid(j->png, j->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(j->png);
+    png_set_interlace_handling(j->png);
+    png_read_update_info(j->png, j->info);
+    j->channels = png_get_channels(j->png, j->info);
+    if (j->channels < 1 || j->channels > 4 || png_get_rowbytes(j->png, j->info) != (size_t)w * j->channels) {
+        snprintf(j->msg, sizeof j->msg, "cannot expand colour type %d, bit depth %d to 8-bit samples", ctype, depth);
         return -1;
     }
-    for (png_uint_32 y = 0; y < ph; y++) j->rows[y] = j->pix + (size_t)y * pw;
+    j->pix = bl_alloc((size_t)w * h * (size_t)j->channels);
+    j->rows = bl_alloc((size_t)h * sizeof *j->rows);
+    if (!j->pix || !j->rows) {
+        j->oom = 1;
+        snprintf(j->msg, sizeof j->msg, "out of memory for %ux%u pixels", (unsigned)w, (unsigned)h);
+        return -1;
+    }
+    for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->pix + (size_t)y * w * (size_t)j->channels;
     png_read_image(j->png, j->rows);
     png_read_end(j->png, NULL); // reads up to IEND so a file cut after the pixels is refused too
-    *w = (int)pw;
-    *h = (int)ph;
     return 0;
 }
 
-Status png_read_gray(const char *path, uint8_t **pix, int *w, int *h) {
-    *pix = NULL;
-    *w = *h = 0;
-    PngJob j;
-    memset(&j, 0, sizeof j);
-    j.f = fopen(path, "rb");
-    if (!j.f) return bl_fail(BL_ERR_DATA, "cannot open %s: %s", path, strerror(errno));
+// Open, check the signature, and run decode_body. On success with decode, j->pix holds the pixels.
+static Status decode_file(const char *path, PngJob *j, PngInfo *info, int decode) {
+    memset(j, 0, sizeof *j);
+    memset(info, 0, sizeof *info);
+    j->f = fopen(path, "rb");
+    if (!j->f) return bl_fail(BL_ERR_DATA, "cannot open %s: %s", path, strerror(errno));
     uint8_t sig[8];
-    if (fread(sig, 1, 8, j.f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        fclose(j.f);
-        return bl_fail(BL_ERR_DATA, "%s is not a PNG file (bad signature)", path);
-    }
     Status st = BL_OK;
-    j.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &j, on_error, on_warning);
-    if (j.png) j.info = png_create_info_struct(j.png);
-    if (!j.png || !j.info) {
-        st = bl_fail(BL_ERR_RUN, "%s: out of memory creating the PNG reader", path);
-    } else if (read_body(&j, w, h) != 0) {
-        st = bl_fail(j.oom ? BL_ERR_RUN : BL_ERR_DATA, "%s: corrupt or truncated PNG: %s", path, j.msg);
-        *w = *h = 0;
+    if (fread(sig, 1, 8, j->f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        st = bl_fail(BL_ERR_DATA, "%s is not a PNG file (bad signature)", path);
+    } else {
+        j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, on_error, on_warning);
+        if (j->png) j->info = png_create_info_struct(j->png);
+        if (!j->png || !j->info) st = bl_fail(BL_ERR_RUN, "%s: out of memory creating the PNG reader", path);
+        else if (decode_body(j, info, decode) != 0)
+            st = bl_fail(j->oom ? BL_ERR_RUN : BL_ERR_DATA, "%s: corrupt or unsupported PNG: %s", path, j->msg);
     }
-    png_destroy_read_struct(j.png ? &j.png : NULL, j.info ? &j.info : NULL, NULL);
-    fclose(j.f);
-    bl_free(j.rows);
+    if (j->png) png_destroy_read_struct(&j->png, j->info ? &j->info : NULL, NULL);
+    fclose(j->f);
+    bl_free(j->rows);
+    j->rows = NULL;
     if (st) {
-        bl_free(j.pix);
-        return st;
+        bl_free(j->pix);
+        j->pix = NULL;
     }
-    *pix = j.pix;
+    return st;
+}
+
+Status png_probe(const char *path, PngInfo *info) {
+    PngJob j;
+    return decode_file(path, &j, info, 0);
+}
+
+Status png_read(const char *path, int c, uint8_t **pix, uint8_t **alpha, int *w, int *h) {
+    *pix = NULL;
+    if (alpha) *alpha = NULL;
+    *w = *h = 0;
+    if (c != 1 && c != 3) return bl_fail(BL_ERR_USAGE, "%s: can decode to 1 or 3 channels, not %d", path, c);
+    PngJob j;
+    PngInfo info;
+    Status st = decode_file(path, &j, &info, 1);
+    if (st) return st;
+    if (c == 1 && info.color) {
+        bl_free(j.pix);
+        return bl_fail(BL_ERR_DATA, "%s is a colour PNG but the images here are gray (1 channel); convert it to "
+                       "grayscale first", path);
+    }
+    size_t hw = (size_t)info.w * info.h;
+    uint8_t *out = bl_alloc((size_t)c * hw), *a = alpha ? bl_alloc(hw) : NULL;
+    if (!out || (alpha && !a)) {
+        bl_free(out), bl_free(a), bl_free(j.pix);
+        return bl_fail(BL_ERR_RUN, "%s: out of memory for %dx%d pixels", path, info.w, info.h);
+    }
+    int nch = j.channels, colour = nch >= 3, has_alpha = nch == 2 || nch == 4;
+    for (size_t i = 0; i < hw; i++) {
+        const uint8_t *px = j.pix + i * (size_t)nch;
+        for (int ch = 0; ch < c; ch++) out[(size_t)ch * hw + i] = px[colour ? ch : 0]; // gray: replicate
+        if (a) a[i] = has_alpha ? px[nch - 1] : 255;
+    }
+    bl_free(j.pix);
+    *pix = out;
+    if (alpha) *alpha = a;
+    *w = info.w;
+    *h = info.h;
     return BL_OK;
 }
 
