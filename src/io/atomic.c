@@ -14,9 +14,12 @@ Status atomic_open(const char *path, AtomicFile *af) {
         return bl_fail(BL_ERR_USAGE, "output path too long: %s", path);
     int fd = mkstemp(af->tmp);
     if (fd < 0)
-        return bl_fail(BL_ERR_RUN, "cannot write '%s': %s; check that the folder exists and is writable", path,
-                       strerror(errno));
-    fchmod(fd, 0644); // mkstemp makes 0600; results are meant to be readable
+        return bl_fail(BL_ERR_RUN, "cannot write '%s': cannot create temp file %s: %s; check that the folder "
+                       "exists and is writable", path, af->tmp, strerror(errno));
+    // mkstemp makes 0600. A replaced file keeps its mode (re-signing a 0600 model must not hand it to everyone);
+    // a new one is 0644, as results are meant to be readable.
+    struct stat old;
+    fchmod(fd, stat(path, &old) == 0 ? old.st_mode & 07777 : 0644);
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;

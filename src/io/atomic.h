@@ -1,5 +1,6 @@
 // atomic.h: write a file so that its name never holds a half-written file: a temp file in the same folder
-// (mkstemp, mode 0644), written through a FILE*, flushed and fsync'ed, then rename()d over the target.
+// (mkstemp; mode 0644, or the replaced file's mode), written through a FILE*, flushed and fsync'ed, then
+// rename()d over the target.
 #ifndef BL_ATOMIC_H
 #define BL_ATOMIC_H
 

@@ -5,6 +5,7 @@
 // and trusted key -> text and tensor table -> payload values. Nothing is allocated until all sizes are known to
 // fit in the file, and nothing from the content is interpreted before the hash and signature checks pass.
 #include "io/modelfile.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,49 +95,13 @@ static int text_ok(const char *s, size_t n, int is_provenance, char *why, size_t
 
 // ---- writer ----
 
-// Write buf to a fresh temp file next to path, then rename it over path.
+// Write buf to a fresh temp file next to path, then rename it over path (io/atomic.h; keeps the mode of a
+// replaced model).
 static Status write_atomic(const char *path, const uint8_t *buf, size_t len) {
-    static unsigned counter; // distinguishes temp names within one process; O_EXCL settles any race
-    size_t tmp_len = strlen(path) + 64;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) return bl_fail(BL_ERR_RUN, "%s: out of memory", path);
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        Status st = bl_fail(BL_ERR_RUN, "%s: cannot create temp file %s: %s (does the folder exist and is it "
-                            "writable?)", path, tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = EIO;
-            break;
-        }
-        done += (size_t)w;
-    }
-    int ok = done == len;
-    int err = ok ? 0 : errno;
-    struct stat old; // re-signing a 0600 model must not hand it to everyone: keep the replaced file's mode
-    if (ok && stat(path, &old) == 0 && fchmod(fd, old.st_mode & 07777) != 0) ok = 0, err = errno;
-    if (ok && fsync(fd) != 0) ok = 0, err = errno;
-    if (close(fd) != 0 && ok) ok = 0, err = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, err = errno;
-    Status st = BL_OK;
-    if (!ok) {
-        unlink(tmp);
-        st = bl_fail(BL_ERR_RUN, "%s: writing the model failed: %s (disk full or folder not writable?)", path,
-                     err ? strerror(err) : "short write");
-    }
-    free(tmp);
-    return st;
+    AtomicFile af;
+    Status st = atomic_open(path, &af);
+    if (st) return st;
+    return atomic_commit(&af, fwrite(buf, 1, len, af.f) == len);
 }
 
 // Validate the writer's arguments; on success *n_values is the total number of floats.
