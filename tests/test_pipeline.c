@@ -281,6 +281,48 @@ static void test_cli_exit_codes(void **state) {
     expect_cli(args, 0, NULL);
 }
 
+// The CLI limits OpenMP's spinning unless the user chose a waiting policy, and the manifest says which was in force.
+static const char *manifest_omp(const char *dir, const char *key, char *buf, size_t n) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    char *text = read_all(p, NULL);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "omp_wait"), key);
+    assert_non_null(v);
+    snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "(null)");
+    cJSON_Delete(j);
+    return buf;
+}
+
+static void test_cli_limits_spinning(void **state) {
+    (void)state;
+    const char *bin = getenv("BACKDOORLAB_BIN");
+    if (access(bin ? bin : "build/backdoorlab", X_OK) != 0 || !have_dataset()) skip();
+    char args[1024], dir[400], v[64];
+    snprintf(dir, sizeof dir, "%s/spin-default", g_tmp);
+    snprintf(args, sizeof args, "train %s/quick.ini --out %s --quiet", g_tmp, dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT %s %s >/dev/null 2>&1",
+             bin ? bin : "build/backdoorlab", args);
+    assert_int_equal(system(cmd), 0);
+#ifdef _OPENMP
+    assert_string_equal(manifest_omp(dir, "GOMP_SPINCOUNT", v, sizeof v), "1000");
+#else
+    assert_string_equal(manifest_omp(dir, "GOMP_SPINCOUNT", v, sizeof v), "(null)");
+#endif
+    assert_string_equal(manifest_omp(dir, "OMP_WAIT_POLICY", v, sizeof v), "(null)");
+    // the user's choice is left alone
+    snprintf(dir, sizeof dir, "%s/spin-passive", g_tmp);
+    snprintf(args, sizeof args, "train %s/quick.ini --out %s --quiet", g_tmp, dir);
+    snprintf(cmd, sizeof cmd, "env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive %s %s >/dev/null 2>&1",
+             bin ? bin : "build/backdoorlab", args);
+    assert_int_equal(system(cmd), 0);
+    assert_string_equal(manifest_omp(dir, "OMP_WAIT_POLICY", v, sizeof v), "passive");
+    assert_string_equal(manifest_omp(dir, "GOMP_SPINCOUNT", v, sizeof v), "(null)");
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/bl-pipeline-XXXXXX");
@@ -301,6 +343,7 @@ int main(void) {
         cmocka_unit_test(test_failed_run_leaves_no_done),
         cmocka_unit_test(test_run_with_defense_section),
         cmocka_unit_test(test_cli_exit_codes),
+        cmocka_unit_test(test_cli_limits_spinning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -203,6 +203,21 @@ static int json_set(cJSON *obj, const char *key, cJSON *item) {
     return ok;
 }
 
+// How OpenMP threads wait (speed only, never results): {"OMP_WAIT_POLICY": ..., "GOMP_SPINCOUNT": ...}, null when
+// unset. main() sets GOMP_SPINCOUNT when the user set neither.
+static cJSON *omp_wait_json(void) {
+    cJSON *o = cJSON_CreateObject();
+    const char *names[2] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"};
+    for (int i = 0; o && i < 2; i++) {
+        const char *v = getenv(names[i]);
+        if (!json_set(o, names[i], v ? cJSON_CreateString(v) : cJSON_CreateNull())) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 cJSON *manifest_new(const ExperimentConfig *cfg, const char *config_path, int threads) {
     cJSON *m = cJSON_CreateObject();
     if (!m) return NULL;
@@ -221,7 +236,7 @@ cJSON *manifest_new(const ExperimentConfig *cfg, const char *config_path, int th
     int ok = json_set(m, "tool", cJSON_CreateString("backdoorlab")) &&
              json_set(m, "experiment", cJSON_CreateString(cfg->experiment.name)) && json_set(m, "seed", seed_item) &&
              json_set(m, "threads", cJSON_CreateNumber(threads)) &&
-             json_set(m, "git_revision", cJSON_CreateString(rev)) &&
+             json_set(m, "omp_wait", omp_wait_json()) && json_set(m, "git_revision", cJSON_CreateString(rev)) &&
              json_set(m, "compiler", cJSON_CreateString(bl_compiler())) &&
              json_set(m, "cflags", cJSON_CreateString(bl_cflags())) &&
              json_set(m, "config_path", config_path ? cJSON_CreateString(config_path) : cJSON_CreateNull());
