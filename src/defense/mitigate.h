@@ -27,7 +27,7 @@
     {"cost_multiplier", DEF_REAL, 2, 1.0001, 100, "lambda *= m up, /= m^1.5 down (authors' example 2, ART 1.5)"},    \
     {"early_stop_patience", DEF_INT, 25, 0, 100000, "steps without L1 improvement before stopping (0 = never)"},     \
     {"threshold", DEF_REAL, 2, 0, 100, "flag (nc-unlearn: unlearn) labels whose anomaly index exceeds this"},       \
-    {"full", DEF_INT, 0, 0, 1, "1 = the paper's budget: steps 1000, batches_per_step 31, batch 32"},                \
+    {"full", DEF_INT, 0, 0, 1, "1 = paper budget: steps 1000, batches_per_step 31, batch 32 (+ runs=1: one run)"},      \
     {"runs", DEF_INT, 5, 1, 100, "runs per label from fresh random inits, L1 averaged (authors: average runs)"}
 
 // How one reverse-engineering run is driven. Defaults and meaning follow the official code (visualizer.py).
