@@ -215,12 +215,17 @@ static void test_nc_clean_model(void **state) {
     defense_result_free(&res);
 }
 
+// A short NC budget for the direct nc_reverse_all tests: one run, batches of 16, λ moves every 2 steps.
+static NcSettings nc_short(int steps, int batches_per_step, double succ_threshold) {
+    return (NcSettings){.steps = steps, .batches_per_step = batches_per_step, .batch = 16, .lr = 0.1,
+                        .init_cost = 1e-3, .succ_threshold = succ_threshold, .patience = 2, .cost_multiplier = 2,
+                        .early_stop_patience = 0, .runs = 1};
+}
+
 // Same seed, same data -> bit-identical reversal: the per-label streams make NC reproducible.
 static void test_nc_deterministic(void **state) {
     (void)state;
-    NcSettings s = {.steps = 6, .batches_per_step = 2, .batch = 16, .lr = 0.1, .init_cost = 1e-3,
-                    .succ_threshold = 0.99, .patience = 2, .cost_multiplier = 2, .early_stop_patience = 0,
-                    .runs = 1};
+    NcSettings s = nc_short(6, 2, 0.99);
     NcReversal a, b;
     assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 5, &a), BL_OK);
     assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 5, &b), BL_OK);
@@ -235,9 +240,7 @@ static void test_nc_deterministic(void **state) {
 // the smallest successful one, so its norm is at most both the mean and the single run's norm.
 static void test_nc_runs_average(void **state) {
     (void)state;
-    NcSettings s = {.steps = 30, .batches_per_step = 2, .batch = 16, .lr = 0.1, .init_cost = 1e-3,
-                    .succ_threshold = 0.9, .patience = 2, .cost_multiplier = 2, .early_stop_patience = 0,
-                    .runs = 1};
+    NcSettings s = nc_short(30, 2, 0.9);
     NcReversal one, three;
     assert_int_equal(nc_reverse_all(&g_bd, &g_clean, &s, 9, &one), BL_OK);
     s.runs = 3;

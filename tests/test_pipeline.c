@@ -77,15 +77,22 @@ static int files_equal(const char *a, const char *b) {
     return same;
 }
 
-// metrics.json without its "timing" object, printed canonically.
-static char *metrics_without_timing(const char *dir) {
+// dir/file parsed (the test fails if it is missing or not JSON); caller cJSON_Delete's it.
+static cJSON *load_json(const char *dir, const char *file) {
     char p[512];
-    snprintf(p, sizeof p, "%s/metrics.json", dir);
+    snprintf(p, sizeof p, "%s/%s", dir, file);
     char *text = read_all(p, NULL);
+    if (!text) print_error("cannot read %s\n", p);
     assert_non_null(text);
     cJSON *j = cJSON_Parse(text);
     free(text);
     assert_non_null(j);
+    return j;
+}
+
+// metrics.json without its "timing" object, printed canonically.
+static char *metrics_without_timing(const char *dir) {
+    cJSON *j = load_json(dir, "metrics.json");
     cJSON_DeleteItemFromObject(j, "timing");
     char *out = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -93,11 +100,7 @@ static char *metrics_without_timing(const char *dir) {
 }
 
 static double metric(const char *dir, const char *model, const char *key) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/metrics.json", dir);
-    char *text = read_all(p, NULL);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
+    cJSON *j = load_json(dir, "metrics.json");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, model), key);
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
     cJSON_Delete(j);
@@ -199,18 +202,16 @@ static void test_run_with_defense_section(void **state) {
     if (st) print_error("%s\n", bl_errmsg());
     assert_int_equal(st, BL_OK);
     assert_true(exists(out, "defense/confidence/summary.json"));
-    char p[512];
-    snprintf(p, sizeof p, "%s/metrics.json", out);
-    char *text = read_all(p, NULL);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
+    cJSON *j = load_json(out, "metrics.json");
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "defenses"), "confidence");
     assert_non_null(d);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(d, "seconds"));
     cJSON_Delete(j);
     // the resolved config lists the defence with every parameter and runs again
+    char p[512];
     snprintf(p, sizeof p, "%s/config.resolved.ini", out);
-    text = read_all(p, NULL);
+    char *text = read_all(p, NULL);
+    assert_non_null(text);
     assert_non_null(strstr(text, "[defense.confidence]"));
     free(text);
 }
@@ -283,12 +284,7 @@ static void test_cli_exit_codes(void **state) {
 
 // The CLI limits OpenMP's spinning unless the user chose a waiting policy, and the manifest says which was in force.
 static const char *manifest_omp(const char *dir, const char *key, char *buf, size_t n) {
-    char p[400];
-    snprintf(p, sizeof p, "%s/manifest.json", dir);
-    char *text = read_all(p, NULL);
-    assert_non_null(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
+    cJSON *j = load_json(dir, "manifest.json");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "omp_wait"), key);
     assert_non_null(v);
     snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "(null)");
