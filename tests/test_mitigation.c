@@ -26,6 +26,7 @@
 #include "defense/defense.h"
 #include "defense/evaluate.h"
 #include "defense/mitigate.h"
+#include "io/png.h"
 #include "train/train.h"
 
 extern const DefenseOps neural_cleanse_defense, filter_retrain_defense, fine_tune_defense, fine_prune_defense,
@@ -198,6 +199,12 @@ static void test_nc_flags_backdoor(void **state) {
         }
     assert_true(in > 0.5 * all);
     assert_true(file_exists("label0-mask.png") && file_exists("label0-trigger.png"));
+    PngInfo strip; // every label's trigger in one row, 4x upscaled, 1-pixel gaps
+    char strip_path[256];
+    snprintf(strip_path, sizeof strip_path, "%s/triggers.png", g_dir);
+    assert_int_equal(png_probe(strip_path, &strip), BL_OK);
+    assert_int_equal(strip.w, 4 * (NCLS * (S + 1) - 1));
+    assert_int_equal(strip.h, 4 * S);
     assert_non_null(res.extra_json);
     defense_result_free(&res);
 }

@@ -71,8 +71,9 @@ void nc_reversal_free(NcReversal *r);
 // MAD outlier test: ai[k] = (median - l1[k]) / (1.4826 * median|l1 - median|) (positive = smaller than the
 // median). Returns the scaled MAD (0 when degenerate: then every ai is 0 and the caller should say so).
 double nc_anomaly_index(const double *l1, int K, double *ai, double *median_out);
-// Write label<k>-mask.png, -pattern.png, -trigger.png (mask * pattern) for every label into dir, each pixel
-// upscaled `scale` times.
+// Write label<k>-mask.png, -pattern.png, -trigger.png (mask * pattern) for every label into dir, and
+// triggers.png (every label's trigger in one row, label 0 first, 1-pixel gray gaps), each pixel upscaled
+// `scale` times.
 Status nc_write_pngs(const char *dir, const NcReversal *r, int scale);
 // x' = (1 - m) x + m p on one uint8 image (C,H,W), rounded back to 0..255. mask (H,W), pattern (C,H,W).
 void nc_stamp(uint8_t *img, int c, int h, int w, const float *mask, const float *pattern);

@@ -391,14 +391,23 @@ static Status write_plane(const char *path, const float *v, int c, int h, int w,
 
 Status nc_write_pngs(const char *dir, const NcReversal *r, int scale) {
     const int HW = r->h * r->w, CHW = r->c * HW;
-    float *trig = malloc((size_t)CHW * sizeof(float));
-    if (!trig) return bl_fail(BL_ERR_RUN, "neural-cleanse: out of memory");
+    // all labels' triggers side by side, 1-pixel mid-gray gaps: (C, H, K*(W+1)-1)
+    const int SW = r->K * (r->w + 1) - 1;
+    float *trig = malloc((size_t)CHW * sizeof(float)), *strip = malloc((size_t)r->c * r->h * SW * sizeof(float));
+    if (!trig || !strip) {
+        free(trig), free(strip);
+        return bl_fail(BL_ERR_RUN, "neural-cleanse: out of memory");
+    }
+    for (size_t i = 0; i < (size_t)r->c * r->h * SW; i++) strip[i] = 0.5f;
     Status st = BL_OK;
     char path[4200];
     for (int k = 0; k < r->K && !st; k++) {
         const float *mk = r->mask + (size_t)k * HW, *pk = r->pattern + (size_t)k * CHW;
         for (int c = 0; c < r->c; c++)
-            for (int i = 0; i < HW; i++) trig[c * HW + i] = mk[i] * pk[c * HW + i];
+            for (int i = 0; i < HW; i++) {
+                trig[c * HW + i] = mk[i] * pk[c * HW + i];
+                strip[((size_t)c * r->h + i / r->w) * SW + k * (r->w + 1) + i % r->w] = trig[c * HW + i];
+            }
         snprintf(path, sizeof path, "%s/label%d-mask.png", dir, k);
         st = write_plane(path, mk, 1, r->h, r->w, scale);
         if (!st) {
@@ -410,7 +419,12 @@ Status nc_write_pngs(const char *dir, const NcReversal *r, int scale) {
             st = write_plane(path, trig, r->c, r->h, r->w, scale);
         }
     }
+    if (!st) {
+        snprintf(path, sizeof path, "%s/triggers.png", dir);
+        st = write_plane(path, strip, r->c, r->h, SW, scale);
+    }
     free(trig);
+    free(strip);
     return st;
 }
 
