@@ -15,6 +15,7 @@
 #include "io/config.h"
 #include "io/paper.h"
 #include "io/results.h"
+#include "run/experiment.h"
 #include "run/multirun.h"
 #include "run/reproduce.h"
 #include "test_util.h"
@@ -319,11 +320,81 @@ static void test_reproduce_end_to_end(void **state) {
     if (!getenv("BL_KEEP_TMP")) rm_rf(tmp);
 }
 
+static int manifest_has(const char *dir, const char *key) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    cJSON *m = json_read_file(path);
+    assert_non_null(m);
+    int has = cJSON_GetObjectItemCaseSensitive(m, key) != NULL;
+    cJSON_Delete(m);
+    return has;
+}
+
+static Status run_text(const char *dir, const char *name, const char *text, const char *out) {
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s/%s", dir, name);
+    write_text(cfg, text);
+    ExperimentOptions o = {.mode = EXP_RUN, .config_path = cfg, .out_dir = out, .quiet = 1};
+    return experiment_run_any(&o);
+}
+
+// A sweep over an attack key takes the first point's clean model at later points, and what it writes is what a
+// run of that point alone writes (same model bytes, same metrics); a sweep over a training key retrains.
+static void test_sweep_reuses_clean_model(void **state) {
+    (void)state;
+    char tmp[] = "/tmp/bl-reuse-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char out[512], one[512], lr[512], a[1024], b[1024];
+    snprintf(out, sizeof out, "%s/sweep", tmp);
+    snprintf(one, sizeof one, "%s/one", tmp);
+    snprintf(lr, sizeof lr, "%s/lr", tmp);
+#define REUSE_BASE "[experiment]\nname = reuse\nseed = 5\nthreads = 1\n[data]\n" TINY "[train]\nepochs = 1\n"
+    assert_int_equal(run_text(tmp, "sweep.ini", REUSE_BASE "[attack]\ntype = badnets\npoison_count = 30\n"
+                              "[sweep]\nkey = attack.poison_count\nvalues = 30,300\n", out), BL_OK);
+    assert_int_equal(run_text(tmp, "one.ini", REUSE_BASE "[attack]\ntype = badnets\npoison_count = 300\n", one),
+                     BL_OK);
+    snprintf(a, sizeof a, "%s/poison_count-300/seed-5", out);
+    assert_true(manifest_has(a, "clean_model_reused_from"));
+    assert_false(manifest_has(one, "clean_model_reused_from"));
+    snprintf(b, sizeof b, "%s/poison_count-30/seed-5", out);
+    assert_false(manifest_has(b, "clean_model_reused_from"));
+    // byte for byte what training it again gives
+    char pa[1100], pb[1100];
+    size_t la = 0, lb = 0;
+    snprintf(pa, sizeof pa, "%s/model-clean.bdm", a);
+    snprintf(pb, sizeof pb, "%s/model-clean.bdm", one);
+    char *ma = read_file_bytes(pa, 1L << 28, &la), *mb = read_file_bytes(pb, 1L << 28, &lb);
+    assert_non_null(ma);
+    assert_non_null(mb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ma, mb, la);
+    free(ma);
+    free(mb);
+    // and the same clean-model metrics, ASR measured with this point's attack
+    snprintf(pa, sizeof pa, "%s/metrics.json", a);
+    snprintf(pb, sizeof pb, "%s/metrics.json", one);
+    cJSON *ja = json_read_file(pa), *jb = json_read_file(pb);
+    cJSON_DeleteItemFromObject(ja, "timing");
+    cJSON_DeleteItemFromObject(jb, "timing");
+    char *sa = cJSON_PrintUnformatted(ja), *sb = cJSON_PrintUnformatted(jb);
+    assert_string_equal(sa, sb);
+    free(sa), free(sb);
+    cJSON_Delete(ja), cJSON_Delete(jb);
+    // a sweep over the learning rate changes the clean model: every point trains its own
+    assert_int_equal(run_text(tmp, "lr.ini", REUSE_BASE "[attack]\ntype = badnets\npoison_count = 30\n"
+                              "[sweep]\nkey = train.lr\nvalues = 0.01,0.02\n", lr), BL_OK);
+    snprintf(a, sizeof a, "%s/lr-0.02/seed-5", lr);
+    assert_false(manifest_has(a, "clean_model_reused_from"));
+#undef REUSE_BASE
+    if (!getenv("BL_KEEP_TMP")) rm_rf(tmp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claim_parse),        cmocka_unit_test(test_claim_verdict),
         cmocka_unit_test(test_config_multi),       cmocka_unit_test(test_config_multi_errors),
         cmocka_unit_test(test_metric_paths),       cmocka_unit_test(test_reproduce_end_to_end),
+        cmocka_unit_test(test_sweep_reuses_clean_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

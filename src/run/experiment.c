@@ -194,6 +194,29 @@ static void training_config_hash(const char *resolved, char hex[65]) {
     sodium_bin2hex(hex, 65, h, sizeof h);
 }
 
+// What the clean model's weights depend on: the [data], [model] and [train] sections of the resolved config, the
+// seed and the dataset's hash. Runs that agree on it train bit-identical clean models (a [sweep] over an attack
+// key), so a later one may reuse an earlier one's (experiment_run's reuse_clean_from).
+static void clean_training_hash(const char *resolved, uint64_t seed, const char *dataset_sha, char hex[65]) {
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    int keep = 0;
+    for (const char *line = resolved; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        if (line[0] == '[')
+            keep = !strncmp(line, "[data]", 6) || !strncmp(line, "[model]", 7) || !strncmp(line, "[train]", 7);
+        if (keep) crypto_hash_sha256_update(&st, (const unsigned char *)line, len);
+        line += len;
+    }
+    char tail[160];
+    snprintf(tail, sizeof tail, "seed=%llu\ndataset_sha256=%s\n", (unsigned long long)seed, dataset_sha);
+    crypto_hash_sha256_update(&st, (const unsigned char *)tail, strlen(tail));
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
 // Provenance stored inside each model file: what made it (no wall-clock time: identical runs, identical bytes).
 static void make_provenance(const Run *r, const char *config_hash, const char *role, char *buf, size_t n) {
     char rev[64];
@@ -230,6 +253,70 @@ static Status train_one(Run *r, const Dataset *train_set, const char *label, con
     }
     model_free(&m);
     return st;
+}
+
+// The string value of key in dir/manifest.json into out ("" when missing).
+static void manifest_string(const char *dir, const char *key, char *out, size_t n) {
+    char path[4200];
+    path_join(path, sizeof path, dir, "manifest.json");
+    cJSON *m = json_read_file(path);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+    cJSON_Delete(m);
+}
+
+// Take src's clean model when it was trained exactly as this run's would be (see ExperimentOptions): evaluate it
+// against this run's attack, save it with this run's provenance, copy its epochs.csv rows (the per-epoch
+// test_asr left empty: it was measured against src's attack). Returns 1 when reused, 0 to train instead.
+static int reuse_clean_model(Run *r, const char *src, const char *identity, const char *config_hash, Metrics *mt,
+                             char hash[65]) {
+    char path[4200], want[65], have[128], rev[96];
+    path_join(path, sizeof path, src, "DONE");
+    if (access(path, F_OK) != 0) return 0;
+    manifest_string(src, "clean_training_sha256", have, sizeof have);
+    if (strcmp(have, identity) != 0) return 0;
+    bl_git_revision(rev, sizeof rev);
+    manifest_string(src, "git_revision", have, sizeof have);
+    if (strcmp(have, rev) != 0) return 0;
+    manifest_string(src, "model_clean_sha256", want, sizeof want);
+    path_join(path, sizeof path, src, "epochs.csv");
+    char *csv = read_text_file(path, 1L << 26);
+    if (!csv) return 0;
+    Model m;
+    path_join(path, sizeof path, src, "model-clean.bdm");
+    Shape in = {r->data.train.c, r->data.train.h, r->data.train.w};
+    int ok = model_load(path, in, r->data.train.num_classes, r->cfg.train.batch, r->cfg.model.layers, &m, hash) ==
+             BL_OK;
+    if (ok && strcmp(hash, want) != 0) ok = 0, model_free(&m);
+    if (ok && evaluate(r, &m, mt) != BL_OK) ok = 0, model_free(&m);
+    if (ok) {
+        char prov[2048];
+        make_provenance(r, config_hash, "clean", prov, sizeof prov);
+        path_join(path, sizeof path, r->dir, "model-clean.bdm");
+        if (model_save(&m, path, prov, hash) != BL_OK) ok = 0, metrics_free(mt);
+        model_free(&m);
+    }
+    // the "clean," rows: model,epoch,loss,train_acc,test_ca,test_asr,lr,train_seconds,eval_seconds
+    for (char *line = csv; ok && *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        if (!strncmp(line, "clean,", 6)) {
+            char row[512], *f = line;
+            int comma = 0;
+            size_t o = 0;
+            for (; f < line + len && o + 2 < sizeof row; f++) {
+                if (*f == ',') comma++;
+                if (comma == 5 && *f != ',') continue; // drop test_asr's value, keep its column
+                row[o++] = *f;
+            }
+            row[o] = 0;
+            if (csv_append(r, row) != BL_OK) ok = 0, metrics_free(mt);
+        }
+        line += len;
+    }
+    free(csv);
+    bl_clear_error();
+    return ok;
 }
 
 static void print_prop(const Proportion *p) {
@@ -431,6 +518,8 @@ Status experiment_run(const ExperimentOptions *opt) {
     manifest_add_hash(manifest, "dataset_sha256", r.data.sha256_hex);
     path_join(path, sizeof path, r.dir, "config.resolved.ini");
     st = write_file_atomic(path, resolved, strlen(resolved));
+    char clean_identity[65];
+    clean_training_hash(resolved, r.cfg.experiment.seed, r.data.sha256_hex, clean_identity);
     free(resolved);
     if (st) goto done_manifest;
     csv_append(&r, "model,epoch,loss,train_acc,test_ca,test_asr,lr,train_seconds,eval_seconds\n");
@@ -443,9 +532,15 @@ Status experiment_run(const ExperimentOptions *opt) {
     int have_clean = 0, have_bd = 0;
     const char *clean_file = opt->mode == EXP_TRAIN ? "model.bdm" : "model-clean.bdm";
     if (want_clean) {
-        st = train_one(&r, &r.rest, attack ? "clean" : "model", clean_file, config_hash, opt->progress, &mclean,
-                       hclean, &sec_clean);
-        if (st) goto done_manifest;
+        manifest_add_hash(manifest, "clean_training_sha256", clean_identity);
+        if (opt->reuse_clean_from && opt->mode == EXP_RUN && attack &&
+            reuse_clean_model(&r, opt->reuse_clean_from, clean_identity, config_hash, &mclean, hclean)) {
+            cJSON_AddStringToObject(manifest, "clean_model_reused_from", opt->reuse_clean_from);
+        } else {
+            st = train_one(&r, &r.rest, attack ? "clean" : "model", clean_file, config_hash, opt->progress, &mclean,
+                           hclean, &sec_clean);
+            if (st) goto done_manifest;
+        }
         have_clean = 1;
         manifest_add_hash(manifest, opt->mode == EXP_TRAIN ? "model_sha256" : "model_clean_sha256", hclean);
     }

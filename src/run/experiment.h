@@ -24,6 +24,12 @@ typedef struct {
     int threads;             // > 0 overrides [experiment] threads
     int progress;            // progress bars on stderr (the CLI sets it when stderr is a TTY)
     int quiet;               // no summary table on stdout
+    // A finished run folder whose clean model this run may take instead of training its own (multirun sets it
+    // for the later points of a [sweep]). Taken only when both runs' clean_training_sha256 (the [data], [model]
+    // and [train] sections, the seed and the dataset hash) and code revision match; the model is then evaluated
+    // against this run's attack and saved with this run's provenance, so its bytes equal a fresh training's.
+    // NULL, or no match: train as usual.
+    const char *reuse_clean_from;
 } ExperimentOptions;
 
 // Run it. Writes every file atomically and a DONE marker last; on failure no DONE and no metrics.json.

@@ -263,6 +263,11 @@ Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *op
             o.cfg = one;
             o.out_dir = dir;
             o.quiet = 1;
+            // a sweep over an attack key retrains the same clean model at every point: take the first point's
+            // (experiment_run checks that it was trained exactly as this one would be)
+            char first[2300];
+            multirun_dir(mr, cfg, 0, s, first, sizeof first);
+            o.reuse_clean_from = cfg->sweep.enabled && p > 0 ? first : NULL;
             double t = bl_now();
             if ((st = experiment_run(&o))) {
                 bl_fail_ctx(st, "%s (run %s)", opt->config_path, dir);
