@@ -296,24 +296,23 @@ static int reuse_clean_model(Run *r, const char *src, const char *identity, cons
         if (model_save(&m, path, prov, hash) != BL_OK) ok = 0, metrics_free(mt);
         model_free(&m);
     }
-    // the "clean," rows: model,epoch,loss,train_acc,test_ca,test_asr,lr,train_seconds,eval_seconds
-    for (char *line = csv; ok && *line;) {
-        char *end = strchr(line, '\n');
+    // keep the "clean," rows (model,epoch,loss,train_acc,test_ca,test_asr,lr,train_seconds,eval_seconds) with
+    // test_asr's value dropped, compacting in place, then append them in one go
+    char *w = csv;
+    for (const char *line = csv; ok && *line;) {
+        const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line + 1) : strlen(line);
         if (!strncmp(line, "clean,", 6)) {
-            char row[512], *f = line;
             int comma = 0;
-            size_t o = 0;
-            for (; f < line + len && o + 2 < sizeof row; f++) {
-                if (*f == ',') comma++;
-                if (comma == 5 && *f != ',') continue; // drop test_asr's value, keep its column
-                row[o++] = *f;
+            for (const char *f = line; f < line + len; f++) {
+                comma += *f == ',';
+                if (comma != 5 || *f == ',') *w++ = *f; // the value after the 5th comma is test_asr
             }
-            row[o] = 0;
-            if (csv_append(r, row) != BL_OK) ok = 0, metrics_free(mt);
         }
         line += len;
     }
+    *w = 0;
+    if (ok && csv_append(r, csv) != BL_OK) ok = 0, metrics_free(mt);
     free(csv);
     bl_clear_error();
     return ok;
