@@ -14,11 +14,17 @@
 #include "io/results.h"
 #include "run/multirun.h"
 
-// Plots a run may have drawn, linked from the README when the first seed's run has them: (file, caption).
-static const char *const run_plots[][2] = {
-    {"defense/strip/entropy_hist.png", "STRIP entropy of clean and triggered inputs"},
-    {"defense/neural-cleanse/norms.png", "Neural Cleanse: L1 norm of the reversed trigger per label"},
-    {"defense/fine-prune/prune_curve.png", "Fine-pruning: CA and ASR against channels pruned (evaluator replay on 2,000 test images)"},
+// Figures a run may have drawn, linked from the README when the first seed's run has them:
+// (file in the run, caption, name in OUT/plots/ after the paper's name).
+static const char *const run_plots[][3] = {
+    {"defense/strip/entropy_hist.png", "STRIP entropy of clean and triggered inputs", "entropy_hist.png"},
+    {"defense/neural-cleanse/norms.png", "Neural Cleanse: L1 norm of the reversed trigger per label", "norms.png"},
+    {"defense/neural-cleanse/triggers.png", "Neural Cleanse: reversed triggers of labels 0-9, backdoored model",
+     "triggers.png"},
+    {"defense/neural-cleanse/clean/triggers.png", "Neural Cleanse: reversed triggers of labels 0-9, clean model",
+     "triggers-clean.png"},
+    {"defense/fine-prune/prune_curve.png",
+     "Fine-pruning: CA and ASR against channels pruned (evaluator replay on 2,000 test images)", "prune_curve.png"},
 };
 
 static int file_exists(const char *path) {
@@ -180,7 +186,7 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
         const char *file = k < 0 ? "sweep.png" : run_plots[k][0];
         snprintf(src, sizeof src, "%s/%s", k < 0 ? mr->root : first, file);
         if (!file_exists(src)) continue;
-        const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        const char *base = k < 0 ? file : run_plots[k][2];
         char name[300], dst[2600], caption[300];
         snprintf(name, sizeof name, "%s-%s", cfg->experiment.name, base);
         snprintf(dst, sizeof dst, "%s/plots/%s", rf->out, name);
