@@ -88,6 +88,15 @@ static inline float masked(float g, int keep) {
     return g;
 }
 
+// One input row of a 2x2 max pool's gradient: out[2i] = g[i] where code[i] == first, out[2i+1] = g[i] where
+// code[i] == first + 1, else +0. (restrict and two plain stores per i: gcc vectorises it.)
+static void unpool_row(const float *restrict g, const int *restrict code, float *restrict out, int OW, int first) {
+    for (int i = 0; i < OW; i++) {
+        out[2 * i] = masked(g[i], code[i] == first);
+        out[2 * i + 1] = masked(g[i], code[i] == first + 1);
+    }
+}
+
 static void maxpool_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int B) {
     (void)x;
     (void)y;
@@ -101,16 +110,12 @@ static void maxpool_backward(Layer *l, const float *x, const float *y, const flo
             const int *code = l->aux + (size_t)pl * OHW;
             float *dxp = dx + (size_t)pl * HW;
             if ((l->in.h & 1) | (l->in.w & 1)) memset(dxp, 0, HW * sizeof(float)); // uncovered last row/col
-            for (int oy = 0; oy < OH; oy++)
-                for (int ox = 0; ox < OW; ox++) {
-                    // Windows do not overlap, so each input is written once, branch-free.
-                    int top = 2 * oy * W + 2 * ox, w = code[oy * OW + ox];
-                    float g = dyp[oy * OW + ox];
-                    dxp[top] = masked(g, w == 0);
-                    dxp[top + 1] = masked(g, w == 1);
-                    dxp[top + W] = masked(g, w == 2);
-                    dxp[top + W + 1] = masked(g, w == 3);
-                }
+            // Windows do not overlap, so each input is written once, branch-free: the window's top row takes
+            // codes 0 and 1, its bottom row codes 2 and 3.
+            for (int oy = 0; oy < OH; oy++) {
+                unpool_row(dyp + (size_t)oy * OW, code + (size_t)oy * OW, dxp + (size_t)2 * oy * W, OW, 0);
+                unpool_row(dyp + (size_t)oy * OW, code + (size_t)oy * OW, dxp + (size_t)(2 * oy + 1) * W, OW, 2);
+            }
         }
         return;
     }
