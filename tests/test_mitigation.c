@@ -27,6 +27,7 @@
 #include "defense/evaluate.h"
 #include "defense/mitigate.h"
 #include "io/png.h"
+#include "io/results.h"
 #include "train/train.h"
 
 extern const DefenseOps neural_cleanse_defense, filter_retrain_defense, fine_tune_defense, fine_prune_defense,
@@ -338,13 +339,7 @@ static void test_fine_prune(void **state) {
 static char *slurp(const char *dir, const char *name) {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
+    return read_text_file(path, 1L << 24);
 }
 
 static void check_curve_csv(const char *dir, const char *name, const cJSON *pc, int stop) {
