@@ -99,8 +99,7 @@ static Status find_file(const char *dir, const char *base, char *out, size_t out
                    dir, base, base);
 }
 
-// Keep the first `subset` samples (0 or more than n = all).
-static Status take_first(Dataset *d, int subset) {
+Status ds_take_first(Dataset *d, int subset) {
     if (subset <= 0 || subset >= d->n) return BL_OK;
     Dataset s;
     Status st = ds_alloc(&s, subset, d->c, d->h, d->w, d->num_classes);
@@ -118,7 +117,8 @@ static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
     crypto_hash_sha256_update(h, d->labels, (unsigned long long)d->n);
 }
 
-void ds_pair_hash(DatasetPair *p) {
+Status ds_pair_hash(DatasetPair *p) {
+    if (sodium_init() < 0) return bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
     crypto_hash_sha256_state h;
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_init(&h);
@@ -126,6 +126,7 @@ void ds_pair_hash(DatasetPair *p) {
     hash_ds(&h, &p->test);
     crypto_hash_sha256_final(&h, digest);
     sodium_bin2hex(p->sha256_hex, sizeof p->sha256_hex, digest, sizeof digest);
+    return BL_OK;
 }
 
 Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out) {
@@ -162,13 +163,9 @@ Status dataset_load_dir(const char *dir, int train_subset, int test_subset, Data
         goto fail;
     }
     p.train.num_classes = p.test.num_classes = k;
-    if ((st = take_first(&p.train, train_subset)) || (st = take_first(&p.test, test_subset))) goto fail;
-
-    if (sodium_init() < 0) {
-        st = bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
+    if ((st = ds_take_first(&p.train, train_subset)) || (st = ds_take_first(&p.test, test_subset)) ||
+        (st = ds_pair_hash(&p)))
         goto fail;
-    }
-    ds_pair_hash(&p);
     snprintf(p.source, sizeof p.source, "%s", dir);
     *out = p;
     return BL_OK;

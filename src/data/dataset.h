@@ -32,8 +32,10 @@ static inline int ds_sample_size(const Dataset *d) { return d->c * d->h * d->w; 
 void ds_free(Dataset *d);
 void ds_pair_free(DatasetPair *p);
 // Set p->sha256_hex: SHA-256 over the decoded train images, train labels, test images, test labels, in that
-// order (the dataset identity every manifest records). Call sodium_init() first.
-void ds_pair_hash(DatasetPair *p);
+// order (the dataset identity every manifest records). BL_ERR_RUN only if libsodium cannot initialise.
+Status ds_pair_hash(DatasetPair *p);
+// Keep the first `subset` samples of d (0, or more than d->n, keeps all), their orig_index included.
+Status ds_take_first(Dataset *d, int subset);
 // Deep copy (for making a poisoned copy of a training set).
 Status ds_copy(const Dataset *src, Dataset *dst);
 // Copy the samples listed in idx (k of them, in that order) into dst.

@@ -153,8 +153,9 @@ static Status load_pair(const char *dir, DsmKind kind, DatasetPair *p) {
             return st;
         }
     }
-    ds_pair_hash(p);
-    return BL_OK;
+    Status st = ds_pair_hash(p);
+    if (st) ds_pair_free(p);
+    return st;
 }
 
 // A sample's source position and its place in the loaded split, for sorting into source order.

@@ -3,7 +3,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,21 +117,6 @@ static Status read_digit(const char *path, uint8_t **pix, int *n) {
     return BL_OK;
 }
 
-// Keep the first `subset` samples (0 or more than n = all), as dataset_load_dir does.
-static Status take_first(Dataset *d, int subset) {
-    if (subset <= 0 || subset >= d->n) return BL_OK;
-    int *idx = bl_alloc((size_t)subset * sizeof(int));
-    if (!idx) return BL_ERR_RUN;
-    for (int i = 0; i < subset; i++) idx[i] = i;
-    Dataset s;
-    Status st = ds_select(d, idx, subset, &s);
-    bl_free(idx);
-    if (st) return st;
-    ds_free(d);
-    *d = s;
-    return BL_OK;
-}
-
 // Fill d with images [first[k], first[k] + count[k]) of each digit k, interleaved round-robin over the digits.
 static void fill_round_robin(Dataset *d, uint8_t *const pix[MNIST10K_CLASSES], const int first[MNIST10K_CLASSES],
                              const int count[MNIST10K_CLASSES], const int offset[MNIST10K_CLASSES]) {
@@ -188,12 +172,9 @@ Status mnist10k_load(const char *dir, int train_subset, int test_subset, Dataset
         goto done;
     fill_round_robin(&p.train, pix, first_tr, cnt_tr, offset);
     fill_round_robin(&p.test, pix, first_te, cnt_te, offset);
-    if ((st = take_first(&p.train, train_subset)) || (st = take_first(&p.test, test_subset))) goto done;
-    if (sodium_init() < 0) {
-        st = bl_fail(BL_ERR_RUN, "libsodium failed to initialise");
+    if ((st = ds_take_first(&p.train, train_subset)) || (st = ds_take_first(&p.test, test_subset)) ||
+        (st = ds_pair_hash(&p)))
         goto done;
-    }
-    ds_pair_hash(&p);
     snprintf(p.source, sizeof p.source, "%s", dir);
 done:
     for (int k = 0; k < MNIST10K_CLASSES; k++) bl_free(pix[k]);
