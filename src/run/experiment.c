@@ -255,14 +255,10 @@ static Status train_one(Run *r, const Dataset *train_set, const char *label, con
     return st;
 }
 
-// The string value of key in dir/manifest.json into out ("" when missing).
-static void manifest_string(const char *dir, const char *key, char *out, size_t n) {
-    char path[4200];
-    path_join(path, sizeof path, dir, "manifest.json");
-    cJSON *m = json_read_file(path);
+// The string value of key in manifest m into out ("" when missing).
+static void json_string(const cJSON *m, const char *key, char *out, size_t n) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
     snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
-    cJSON_Delete(m);
 }
 
 // Take src's clean model when it was trained exactly as this run's would be (see ExperimentOptions): evaluate it
@@ -273,12 +269,15 @@ static int reuse_clean_model(Run *r, const char *src, const char *identity, cons
     char path[4200], want[65], have[128], rev[96];
     path_join(path, sizeof path, src, "DONE");
     if (access(path, F_OK) != 0) return 0;
-    manifest_string(src, "clean_training_sha256", have, sizeof have);
-    if (strcmp(have, identity) != 0) return 0;
+    path_join(path, sizeof path, src, "manifest.json");
+    cJSON *man = json_read_file(path);
+    char trained_as[128];
+    json_string(man, "clean_training_sha256", trained_as, sizeof trained_as);
+    json_string(man, "git_revision", have, sizeof have);
+    json_string(man, "model_clean_sha256", want, sizeof want);
+    cJSON_Delete(man);
     bl_git_revision(rev, sizeof rev);
-    manifest_string(src, "git_revision", have, sizeof have);
-    if (strcmp(have, rev) != 0) return 0;
-    manifest_string(src, "model_clean_sha256", want, sizeof want);
+    if (strcmp(trained_as, identity) != 0 || strcmp(have, rev) != 0) return 0;
     path_join(path, sizeof path, src, "epochs.csv");
     char *csv = read_text_file(path, 1L << 26);
     if (!csv) return 0;
