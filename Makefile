@@ -1,9 +1,20 @@
-# backdoorlab Makefile. Toggles: OMP=0 (serial build), ARCH= (default -march=native), DEBUG=1 (-O0 -g), SAN=1.
+# backdoorlab Makefile. Toggles: OMP=0 (serial build), ARCH= (baseline instruction set, see below), DEBUG=1
+# (-O0 -g), SAN=1.
 OMP   ?= 1
-ARCH  ?= -march=native
+CC    ?= gcc
+# The baseline every file is built for. The GEMM kernels for wider instruction sets (src/tensor/sgemm_*.c) get
+# their own flags below and are chosen at run time, so the default binary is fast on any x86-64 host from
+# Haswell/Zen 1 on (x86-64-v3: AVX2 + FMA) without -march=native. FMA in the baseline matters for results, not
+# just speed: -ffp-contract=fast fuses a*b+c only where FMA exists, so every host must build with the same
+# baseline to get the same bits. ARCH=-march=native still works (a binary for this host only).
+MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifneq ($(findstring x86_64,$(MACHINE)),)
+  ARCH ?= -march=x86-64-v3 -mtune=generic
+else
+  ARCH ?=
+endif
 DEBUG ?= 0
 SAN   ?= 0
-CC    ?= gcc
 
 # Each build flavour gets its own object tree so OMP=0 / asan never mix objects with the default build.
 ifeq ($(SAN),1)
@@ -21,10 +32,10 @@ endif
 # -ffp-contract=fast lets gcc emit FMAs under -std=c11 (ISO mode turns contraction off). It is not
 # fast-math: no reassociation, so sums keep their written order and results stay reproducible.
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPT) $(ARCH) -ffp-contract=fast -g -Isrc -MMD -MP
-PKGS    = libpng zlib inih libcjson libsodium
+PKGS    = libpng zlib inih libcjson libsodium liblzma
 # Recursive (=) so pkg-config runs only when a recipe needs it, after scripts/install-deps.sh.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-LDLIBS  = $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS  = $(shell pkg-config --libs $(PKGS)) -lcsv -lm
 ifeq ($(OMP),1)
   CFLAGS  += -fopenmp
   LDFLAGS += -fopenmp
@@ -46,7 +57,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
-.PHONY: all deps test run-tests asan bench demo reproduce reproduce-quick clean
+.PHONY: all deps test run-tests asan bench bench-peer demo reproduce reproduce-quick clean
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
 
@@ -67,6 +78,13 @@ $(BUILD)/%.o: %.c
 # no reassociation and changes no result (training gives the same model bytes with and without it).
 $(BUILD)/src/nn/pool.o: CFLAGS += -fno-trapping-math
 
+# One GEMM kernel per instruction set, each built for its own (sgemm.c picks one at run time from the CPU).
+# -mprefer-vector-width=512: gcc's generic tuning would split the 32-wide tile rows into 256-bit halves.
+ifneq ($(findstring x86_64,$(MACHINE)),)
+$(BUILD)/src/tensor/sgemm_avx512.o: CFLAGS += -mavx2 -mfma -mavx512f -mavx512vl -mprefer-vector-width=512
+$(BUILD)/src/tensor/sgemm_avx2.o: CFLAGS += -mavx2 -mfma
+endif
+
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
@@ -83,6 +101,11 @@ asan: deps
 
 bench: all
 	@$(BIN) bench
+
+# backdoorlab beside PyTorch (Debian's python3-torch, installed here if missing), same network, data and threads,
+# same run: step and epoch img/s and their ratio (scripts/bench-peer.sh; about 2 minutes on 2 cores).
+bench-peer: all
+	@sh scripts/install-bench-deps.sh && BIN=$(BIN) sh scripts/bench-peer.sh
 
 demo: all
 	$(BIN) run experiments/demo.ini

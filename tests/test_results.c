@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "io/results.h"
+#include "tensor/sgemm.h"
 
 // Each test gets a fresh mkdtemp() folder, removed afterwards with everything in it.
 typedef struct {
@@ -220,7 +221,7 @@ static void test_manifest(void **state) {
     cJSON *m = manifest_new(&cfg, cfgpath, 3);
     assert_non_null(m);
     const char *keys[] = {"tool", "experiment", "seed", "threads", "git_revision", "compiler", "cflags",
-                          "config_path", "config_sha256", "start_time"};
+                          "gemm_kernel", "config_path", "config_sha256", "start_time"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (!cJSON_GetObjectItemCaseSensitive(m, keys[i])) print_error("missing key %s\n", keys[i]);
         assert_non_null(cJSON_GetObjectItemCaseSensitive(m, keys[i]));
@@ -235,6 +236,7 @@ static void test_manifest(void **state) {
     assert_true(is_iso8601(cJSON_GetObjectItem(m, "start_time")->valuestring));
     assert_string_equal(cJSON_GetObjectItem(m, "compiler")->valuestring, bl_compiler());
     assert_string_equal(cJSON_GetObjectItem(m, "cflags")->valuestring, bl_cflags());
+    assert_string_equal(cJSON_GetObjectItem(m, "gemm_kernel")->valuestring, sgemm_kernel_name());
     assert_true(strlen(cJSON_GetObjectItem(m, "git_revision")->valuestring) > 0);
 
     assert_null(cJSON_GetObjectItem(m, "end_time"));

@@ -152,6 +152,14 @@ int cmd_inspect(int argc, char **argv) {
     print_provenance(&m);
     size_t total = 0;
     for (int i = 0; i < m.ntensors; i++) total += m.tensors[i].count;
+    // The weights alone (every tensor's float bytes in file order), so models trained by different builds or
+    // revisions, whose provenance differs, can still be compared bit for bit.
+    unsigned char wd[crypto_hash_sha256_BYTES];
+    char weights_hex[65];
+    crypto_hash_sha256(wd, (const unsigned char *)m.payload, (unsigned long long)m.payload_count * sizeof(float));
+    sodium_bin2hex(weights_hex, sizeof weights_hex, wd, sizeof wd);
+    printf("weights    %s   (sha256 of the tensor values only: equal weights, whatever the provenance)\n",
+           weights_hex);
     printf("tensors    %d tensors, %zu values\n", m.ntensors, total);
     for (int i = 0; i < m.ntensors; i++) {
         const BdmTensor *t = &m.tensors[i];

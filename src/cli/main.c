@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tensor/sgemm.h"
 
 static const struct {
     const char *name;
@@ -53,6 +54,13 @@ static void limit_openmp_spinning(char **argv) {
 
 int main(int argc, char **argv) {
     limit_openmp_spinning(argv);
+    // BACKDOORLAB_KERNEL forces a GEMM kernel (speed only: every kernel gives the same bits). sgemm.c applied a
+    // valid choice before main; a name this CPU cannot run is an error here rather than a silent fallback.
+    const char *kernel = getenv("BACKDOORLAB_KERNEL");
+    if (kernel && *kernel && sgemm_use_kernel(kernel)) {
+        fprintf(stderr, "backdoorlab: BACKDOORLAB_KERNEL: %s\n", bl_errmsg());
+        return 2;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tensor/sgemm.h"
+
 Status write_file_atomic(const char *path, const void *data, size_t len) {
     if (!path || !*path) return bl_fail(BL_ERR_RUN, "write_file_atomic: empty path");
     AtomicFile af;
@@ -239,6 +241,7 @@ cJSON *manifest_new(const ExperimentConfig *cfg, const char *config_path, int th
              json_set(m, "omp_wait", omp_wait_json()) && json_set(m, "git_revision", cJSON_CreateString(rev)) &&
              json_set(m, "compiler", cJSON_CreateString(bl_compiler())) &&
              json_set(m, "cflags", cJSON_CreateString(bl_cflags())) &&
+             json_set(m, "gemm_kernel", cJSON_CreateString(sgemm_kernel_name())) &&
              json_set(m, "config_path", config_path ? cJSON_CreateString(config_path) : cJSON_CreateNull());
     if (ok) {
         int hashed = config_path && sha256_file_hex(config_path, hex) == BL_OK;

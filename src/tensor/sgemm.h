@@ -20,6 +20,19 @@
 void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
            int ldb, float beta, float *C, int ldc);
 
+// The micro-kernel family sgemm runs ("avx512", "avx2", "neon", "generic"): chosen once, at first use, as the
+// best one this CPU supports (__builtin_cpu_supports), unless the environment variable BACKDOORLAB_KERNEL names
+// another. Every kernel gives bit-identical results (see the contract above), so the choice changes speed only.
+const char *sgemm_kernel_name(void);
+// Force a kernel by name (tests, bench). BL_ERR_USAGE with a message if the name is unknown or this CPU or build
+// cannot run it. Not thread-safe: call it between parallel regions.
+int sgemm_use_kernel(const char *name);
+// The FMA peak of the active kernel's instruction set on the calling thread's core, GFLOP/s: an FMA-only loop
+// timed for about `seconds` (best of several runs). For `bench`, which reports each GEMM as a share of it.
+double sgemm_fma_peak_gflops(double seconds);
+// Comma-separated names of the kernels this CPU and build can run, best first (e.g. "avx2,generic").
+const char *sgemm_kernels_available(void);
+
 // Naive triple loop with double accumulation; same signature and semantics. For tests and benchmarks only.
 void sgemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                int ldb, float beta, float *C, int ldc);
