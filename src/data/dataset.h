@@ -1,7 +1,9 @@
-// dataset.h: an in-memory image-classification dataset and its loaders.
-// Images are stored as uint8 (0..255), exactly as IDX files hold them; the batch loader turns them into
-// floats in [0,1]. Storing bytes keeps Fashion-MNIST at 55 MB instead of 220 MB, and poisoned data written
-// back to IDX is bit-identical to what was trained on.
+// dataset.h: an in-memory classification dataset and its loaders.
+// A dataset knows its sample kind (DsKind). Images are stored as uint8 (0..255), exactly as IDX files hold
+// them; the batch loader turns them into floats in [0,1]. Storing bytes keeps Fashion-MNIST at 55 MB instead of
+// 220 MB, and poisoned data written back to IDX is bit-identical to what was trained on. Feature records are
+// float32 vectors (c features, h = w = 1) with a missing-value mask and a schema naming each feature; the
+// readers live in src/data/records/.
 #ifndef BL_DATASET_H
 #define BL_DATASET_H
 
@@ -9,13 +11,35 @@
 
 #include "core/core.h"
 
+// What one sample is. Attacks and defences declare which kinds they support (a bit mask of DS_KIND_BIT()).
+typedef enum {
+    DS_IMAGES = 0,  // uint8 (c, h, w) images
+    DS_RECORDS = 1, // float32 feature vectors (c features) with a missing mask
+    DS_TOKENS = 2,  // token sequences (reserved for the text modality)
+} DsKind;
+#define DS_KIND_BIT(k) (1u << (k))
+const char *ds_kind_name(DsKind k); // "images", "records", "tokens"
+
+#define DS_NAME_MAX 64
+// Names for the columns of a records dataset, shared by its train and test halves (owned by the pair).
 typedef struct {
+    int nfeatures;                          // encoded features (one-hot levels count one each)
+    char (*feature_names)[DS_NAME_MAX];     // (nfeatures) e.g. "glucose", "colour=red"
+    int num_classes;                        // number of class names below
+    char (*class_names)[DS_NAME_MAX];       // (num_classes) e.g. "neg", "pos"
+} DsSchema;
+
+typedef struct {
+    DsKind kind;      // sample kind; DS_IMAGES for every image loader (the zero value)
     int n;            // number of samples
-    int c, h, w;      // per-sample shape (channels, height, width)
+    int c, h, w;      // per-sample shape (channels, height, width); records: (nfeatures, 1, 1)
     int num_classes;  // labels are in [0, num_classes)
-    uint8_t *images;  // (n, c, h, w) row-major, owned
+    uint8_t *images;  // images: (n, c, h, w) row-major, owned; NULL for records
+    float *features;  // records: (n, c) raw values in the file's units, owned; 0 where missing; NULL for images
+    uint8_t *missing; // records: (n, c) 1 where the value is missing, owned; NULL for images
     uint8_t *labels;  // (n), owned
     int *orig_index;  // (n) index of each sample in the original file (survives subsetting/splitting), owned
+    const DsSchema *schema; // records: feature and class names, borrowed from the pair; NULL for images
 } Dataset;
 
 // A train/test pair as loaded from one source.
@@ -24,6 +48,8 @@ typedef struct {
     Dataset test;
     char source[512];        // where it was read from (folder path)
     char sha256_hex[65];     // SHA-256 over decoded train images, train labels, test images, test labels
+    DsSchema *schema;        // records: the names train.schema and test.schema point at (owned, heap, so the
+                             // pair can be copied by value); NULL for images
 } DatasetPair;
 
 // Size of one sample in bytes.
@@ -42,6 +68,11 @@ Status ds_copy(const Dataset *src, Dataset *dst);
 Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst);
 // Allocate a zeroed dataset of n samples of shape (c,h,w), orig_index = 0..n-1. n may be 0.
 Status ds_alloc(Dataset *d, int n, int c, int h, int w, int num_classes);
+// Allocate a zeroed records dataset of n samples of nfeatures features (missing mask all 0), orig_index 0..n-1.
+Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const DsSchema *schema);
+// A new heap schema with zeroed name arrays; ds_schema_free releases it (NULL is fine).
+Status ds_schema_new(int nfeatures, int num_classes, DsSchema **out);
+void ds_schema_free(DsSchema *s);
 
 // Load the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
 // t10k-labels-idx1-ubyte, each plain or .gz) from `dir`. train_subset/test_subset keep the first N samples
