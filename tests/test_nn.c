@@ -126,6 +126,76 @@ static void test_grad_dense_relu_flatten(void **state) {
     check_layer("flatten", (Shape){3, 4, 5}, 2, 25);
 }
 
+// standardize: flags exactly 0/1 (so a finite difference never flips one), values random; d/dx checked by
+// central differences, and its frozen statistics get no gradient.
+static void test_grad_standardize(void **state) {
+    (void)state;
+    const int F = 5, B = 3;
+    Model m;
+    assert_int_equal(model_build(&m, "standardize", (Shape){2 * F, 1, 1}, 0, B), BL_OK);
+    assert_int_equal(m.nfrozen, 2 * F);
+    Layer *l = &m.layers[0];
+    Rng rng = rng_stream(31, "test");
+    for (int j = 0; j < F; j++) l->w[j] = rng_uniform(&rng) - 0.5f, l->b[j] = 0.5f + rng_uniform(&rng);
+    float x[2 * 5 * 3], dx[2 * 5 * 3], r[2 * 5 * 3];
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < F; j++) {
+            x[b * 2 * F + j] = 2.0f * rng_uniform(&rng) - 1.0f;
+            x[b * 2 * F + F + j] = (b + j) % 3 == 0 ? 1.0f : 0.0f; // some values missing
+        }
+    for (int i = 0; i < 2 * F * B; i++) r[i] = 2.0f * rng_uniform(&rng) - 1.0f;
+    float *y = m.acts[1];
+    layer_objective(l, x, y, r, B);
+    // a missing value reads as the mean (0 after standardising); its flag passes through
+    assert_true(y[0 * 2 * F + 0] == 0.0f && y[0 * 2 * F + F + 0] == 1.0f);
+    assert_true(fabsf(y[1] - (x[1] - l->w[1]) * l->b[1]) < 1e-6f);
+    memset(m.grads, 0, m.nparams * sizeof(float));
+    l->ops->backward(l, x, y, r, dx, B);
+    assert_int_equal(fd_check(l, x, dx, (size_t)2 * F * B, x, y, r, B, "dx", 1e-2, 1e-3), 0);
+    for (size_t i = 0; i < m.nparams; i++) assert_true(m.grads[i] == 0.0f);
+    model_free(&m);
+}
+
+// The mlp preset on records: `classes` becomes the class count, the statistics are fitted from the present values
+// only, and training never moves them.
+static void test_records_mlp(void **state) {
+    (void)state;
+    Dataset d;
+    assert_int_equal(ds_alloc_records(&d, 200, 3, 2, NULL), BL_OK);
+    Rng rng = rng_stream(7, "test");
+    for (int i = 0; i < d.n; i++) {
+        const int y = i % 2;
+        d.labels[i] = (uint8_t)y;
+        d.features[i * 3 + 0] = 100.0f + 10.0f * (y ? 1.0f : -1.0f) + 3.0f * rng_uniform(&rng); // separable
+        d.features[i * 3 + 1] = 5.0f * rng_uniform(&rng);
+        d.features[i * 3 + 2] = 7.0f;                          // constant
+        if (i % 10 == 3) d.missing[i * 3 + 1] = 1, d.features[i * 3 + 1] = 0.0f;
+    }
+    Model m;
+    assert_int_equal(model_build(&m, "mlp", train_input_shape(&d), 2, 32), BL_OK);
+    assert_string_equal(m.desc, "standardize, dense 64, relu, dense 64, relu, dense 2");
+    assert_int_equal(m.nfrozen, 6);
+    model_init_params(&m, 1);
+    assert_int_equal(train_fit_input(&m, &d), BL_OK);
+    double s = 0;
+    for (int i = 0; i < d.n; i++) s += d.features[i * 3 + 0];
+    assert_true(fabs(m.layers[0].w[0] - s / d.n) < 1e-3);
+    assert_true(m.layers[0].w[2] == 7.0f && m.layers[0].b[2] == 1.0f); // constant: centred, not scaled
+    float stats[6];
+    memcpy(stats, m.params, sizeof stats);
+    TrainOptions o = {.epochs = 20, .batch = 32, .opt = {.kind = OPT_SGD, .lr = 0.05, .momentum = 0.9,
+                                                          .weight_decay = 1e-3}, .seed = 1};
+    assert_int_equal(train_model(&m, &d, &o), BL_OK);
+    assert_memory_equal(stats, m.params, sizeof stats); // weight decay included: frozen means frozen
+    uint8_t pred[200];
+    predict(&m, &d, pred, NULL);
+    int correct = 0;
+    for (int i = 0; i < d.n; i++) correct += pred[i] == d.labels[i];
+    assert_true(correct >= 196);
+    model_free(&m);
+    ds_free(&d);
+}
+
 // The whole loss of a small network: per-parameter central differences of the batch-mean cross-entropy.
 static void test_grad_whole_network(void **state) {
     (void)state;
@@ -421,6 +491,8 @@ int main(void) {
         cmocka_unit_test(test_grad_conv),
         cmocka_unit_test(test_grad_pool),
         cmocka_unit_test(test_grad_dense_relu_flatten),
+        cmocka_unit_test(test_grad_standardize),
+        cmocka_unit_test(test_records_mlp),
         cmocka_unit_test(test_grad_whole_network),
         cmocka_unit_test(test_grad_input),
         cmocka_unit_test(test_softmax_xent),

@@ -105,7 +105,7 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out) 
         st = bl_fail(BL_ERR_RUN, "loss-isolation: out of memory");
         goto done;
     }
-    if ((st = opt_init(&opt, &oc, m.nparams))) goto done;
+    if ((st = opt_init(&opt, &oc, m.nparams - m.nfrozen))) goto done;
     Rng rng = rng_stream(ctx->seed, "loss-isolation");
     const int nbatches = (n + batch - 1) / batch;
     int nchecks = 0, ascended = 0, steps = 0;
@@ -129,7 +129,7 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out) 
                 ascended++;
             }
             model_backward(&m, B);
-            opt_step(&opt, m.params, m.grads, lr);
+            opt_step(&opt, m.params + m.nfrozen, m.grads + m.nfrozen, lr);
             steps++;
             // evenly spaced checkpoints: after batch ceil(k * nbatches / checks), k = 1..checks
             while (next_check <= checks && (long)(bi + 1) * checks >= (long)next_check * nbatches) {

@@ -120,14 +120,15 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
     o.progress = ctx->progress;
     o.label = "retrain";
     const char *desc = ctx->model_desc ? ctx->model_desc : ctx->model->desc;
-    st = model_build(m, desc, (Shape){tr->c, tr->h, tr->w}, ctx->model->num_classes, BL_MAX(o.batch, 64));
+    st = model_build(m, desc, train_input_shape(tr), ctx->model->num_classes, BL_MAX(o.batch, 64));
     if (st) {
         free(m);
         ds_free(&kept);
         return bl_fail_ctx(st, "retraining: building the model");
     }
     model_init_params(m, o.seed); // the same init as the run's model: only the data differ
-    st = train_model(m, &kept, &o);
+    st = train_fit_input(m, &kept);
+    if (!st) st = train_model(m, &kept, &o);
     ds_free(&kept);
     if (st) {
         mit_destroy(m);

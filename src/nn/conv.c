@@ -117,4 +117,4 @@ static void conv_describe(const Layer *l, char *buf, size_t n) {
     if (l->pad != 0) snprintf(buf + len, n - len, " pad %d", l->pad);
 }
 
-const LayerOps conv_ops = {"conv", conv_parse, conv_plan, conv_init, conv_forward, conv_backward, conv_describe};
+const LayerOps conv_ops = {"conv", conv_parse, conv_plan, conv_init, conv_forward, conv_backward, conv_describe, 0};

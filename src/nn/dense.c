@@ -68,4 +68,4 @@ static void dense_describe(const Layer *l, char *buf, size_t n) {
     snprintf(buf + len, n - len, "dense %d", l->units);
 }
 
-const LayerOps dense_ops = {"dense", dense_parse, dense_plan, dense_init, dense_forward, dense_backward, dense_describe};
+const LayerOps dense_ops = {"dense", dense_parse, dense_plan, dense_init, dense_forward, dense_backward, dense_describe, 0};

@@ -33,4 +33,4 @@ static void flatten_describe(const Layer *l, char *buf, size_t n) {
 }
 
 const LayerOps flatten_ops = {"flatten", flatten_parse, flatten_plan, NULL,
-                              flatten_forward, flatten_backward, flatten_describe};
+                              flatten_forward, flatten_backward, flatten_describe, 0};

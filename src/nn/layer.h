@@ -35,6 +35,9 @@ typedef struct {
     void (*backward)(Layer *l, const float *x, const float *y, const float *dy, float *dx, int B);
     // Canonical text of the item, e.g. "conv 16 5" (defaults omitted), appended to buf.
     void (*describe)(const Layer *l, char *buf, size_t n);
+    // 1: the parameters are fixed statistics (input preprocessing), saved with the model but never trained; such
+    // layers must come first (Model.nfrozen counts their parameters).
+    int frozen;
 } LayerOps;
 
 struct Layer {

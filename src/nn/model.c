@@ -15,6 +15,10 @@ static const struct {
     {"reference-cnn", "conv 16 5, relu, maxpool 2, conv 32 5, relu, maxpool 2, flatten, dense 128, relu, dense 10"},
     // Gu, Dolan-Gavitt, Garg 2017 (BadNets), the MNIST network.
     {"badnets-mnist", "conv 16 5, relu, avgpool 2, conv 32 5, relu, avgpool 2, flatten, dense 512, relu, dense 10"},
+    // Feature records (src/nn/standardize.c): two hidden layers of 64 (the PyTorch proxy), and logistic
+    // regression (multinomial for K > 2), both on standardised features plus missing flags.
+    {"mlp", "standardize, dense 64, relu, dense 64, relu, dense classes"},
+    {"logreg", "standardize, dense classes"},
 };
 
 const char *model_expand_preset(const char *desc) {
@@ -61,6 +65,10 @@ static Status parse_and_plan(Model *m, const char *desc) {
         char *tok[16];
         int ntok = tokenize(item, tok, 16);
         if (ntok < 0) return bl_fail(BL_ERR_USAGE, "network item %d '%s': too many words", item_no, o);
+        char nclasses[16]; // `classes` stands for the dataset's class count (presets for any dataset)
+        snprintf(nclasses, sizeof nclasses, "%d", m->num_classes);
+        for (int t = 1; t < ntok; t++)
+            if (m->num_classes > 0 && strcmp(tok[t], "classes") == 0) tok[t] = nclasses;
         if (ntok == 0)
             return bl_fail(BL_ERR_USAGE, "network item %d is empty (a stray comma?) in '%s'", item_no, desc);
         const LayerOps *ops = layer_find(tok[0]);
@@ -79,6 +87,9 @@ static Status parse_and_plan(Model *m, const char *desc) {
         if (shape_size(l->out) == 0 || shape_size(l->out) > (1u << 26))
             return bl_fail(BL_ERR_USAGE, "network item %d '%s': output size %zu out of range", item_no, o,
                            shape_size(l->out));
+        if (ops->frozen && m->nlayers > 0 && !m->layers[m->nlayers - 1].ops->frozen)
+            return bl_fail(BL_ERR_USAGE, "network item %d '%s': %s must come first (its parameters are fixed "
+                                         "input statistics)", item_no, o, ops->name);
         shape = l->out;
         m->nlayers++;
     }
@@ -105,7 +116,10 @@ Status model_build(Model *m, const char *desc, Shape input, int num_classes, int
     Status st = parse_and_plan(m, model_expand_preset(desc));
     if (st) return st;
 
-    for (int i = 0; i < m->nlayers; i++) m->nparams += m->layers[i].nweight + m->layers[i].nbias;
+    for (int i = 0; i < m->nlayers; i++) {
+        m->nparams += m->layers[i].nweight + m->layers[i].nbias;
+        if (m->layers[i].ops->frozen) m->nfrozen = m->nparams;
+    }
     // Activation arena: input, then per layer output, output gradient, scratch; then probs; then ints.
     size_t floats = (size_t)max_batch * shape_size(input);
     for (int i = 0; i < m->nlayers; i++)

@@ -21,6 +21,8 @@ typedef struct {
     int nlayers;               // number of layers
     Layer layers[MODEL_MAX_LAYERS];
     size_t nparams;            // total parameter count
+    size_t nfrozen;            // the first nfrozen parameters are fixed statistics (a leading standardize layer):
+                               // optimisers update params + nfrozen onwards only
     float *params;             // (nparams) all weights and biases, layer by layer, weight before bias
     float *grads;              // (nparams) same layout
     float *acts[MODEL_MAX_LAYERS + 1];  // acts[0] = input (B, input), acts[i+1] = output of layer i
@@ -29,7 +31,8 @@ typedef struct {
     void *arena;               // the single allocation all activation buffers live in
 } Model;
 
-// Expand a preset name ("reference-cnn", "badnets-mnist") to its description; other text is returned as is.
+// Expand a preset name ("reference-cnn", "badnets-mnist", "mlp", "logreg") to its description; other text is
+// returned as is. In a description the word `classes` stands for the dataset's number of classes ("dense classes").
 const char *model_expand_preset(const char *desc);
 // Parse and plan. num_classes > 0 requires the last layer to output exactly that many values (1x1);
 // num_classes == 0 accepts any output (tests of single layers). Errors (BL_ERR_USAGE) say which item and why.

@@ -177,6 +177,6 @@ static void maxpool_describe(const Layer *l, char *buf, size_t n) { pool_describ
 static void avgpool_describe(const Layer *l, char *buf, size_t n) { pool_describe_as(l, "avgpool", buf, n); }
 
 const LayerOps maxpool_ops = {"maxpool", pool_parse, maxpool_plan, NULL,
-                              maxpool_forward, maxpool_backward, maxpool_describe};
+                              maxpool_forward, maxpool_backward, maxpool_describe, 0};
 const LayerOps avgpool_ops = {"avgpool", pool_parse, pool_plan, NULL,
-                              avgpool_forward, avgpool_backward, avgpool_describe};
+                              avgpool_forward, avgpool_backward, avgpool_describe, 0};

@@ -37,4 +37,4 @@ static void relu_describe(const Layer *l, char *buf, size_t n) {
     snprintf(buf + len, n - len, "relu");
 }
 
-const LayerOps relu_ops = {"relu", relu_parse, relu_plan, NULL, relu_forward, relu_backward, relu_describe};
+const LayerOps relu_ops = {"relu", relu_parse, relu_plan, NULL, relu_forward, relu_backward, relu_describe, 0};

@@ -232,10 +232,15 @@ static void make_provenance(const Run *r, const char *config_hash, const char *r
 static Status train_one(Run *r, const Dataset *train_set, const char *label, const char *file,
                         const char *config_hash, int progress, Metrics *mt, char hash[65], double *seconds) {
     Model m;
-    Status st = model_build(&m, r->cfg.model.layers, (Shape){r->data.train.c, r->data.train.h, r->data.train.w},
-                            r->data.train.num_classes, r->cfg.train.batch);
+    Status st = model_build(&m, r->cfg.model.layers, train_input_shape(&r->data.train), r->data.train.num_classes,
+                            r->cfg.train.batch);
     if (st) return bl_fail_ctx(st, "%s: [model] layers", r->cfg.experiment.name);
     model_init_params(&m, r->cfg.experiment.seed);
+    // Input statistics from the set this model trains on (as its trainer would have them; for records only).
+    if ((st = train_fit_input(&m, train_set))) {
+        model_free(&m);
+        return st;
+    }
     HookCtx h = {r, &m, label};
     TrainOptions o = {.epochs = r->cfg.train.epochs, .batch = r->cfg.train.batch,
                       .opt = opt_from_config(&r->cfg.train), .seed = r->cfg.experiment.seed,
@@ -618,7 +623,7 @@ Status experiment_eval(const char *model_path, const char *config_path, int thre
     char hash[65];
     if (st) goto done;
     if (!trusted_key && r.cfg.model.trusted_key[0]) trusted_key = r.cfg.model.trusted_key; // the flag wins
-    st = model_load_trusted(model_path, trusted_key, (Shape){r.data.test.c, r.data.test.h, r.data.test.w},
+    st = model_load_trusted(model_path, trusted_key, train_input_shape(&r.data.test),
                             r.data.test.num_classes, r.cfg.train.batch, r.cfg.model.layers, &m, hash);
     if (st) goto done;
     Metrics mt;
@@ -659,7 +664,7 @@ static Status load_checked_model(LoadedRun *r, const cJSON *man, const char *fil
     path_join(path, sizeof path, r->dir, file);
     const char *want = manifest_str(man, key);
     if (!want) return bl_fail(BL_ERR_DATA, "%s/manifest.json has no %s (not a `backdoorlab run` attack run?)", r->dir, key);
-    Status st = model_load_trusted(path, trusted_key, (Shape){r->data.train.c, r->data.train.h, r->data.train.w},
+    Status st = model_load_trusted(path, trusted_key, train_input_shape(&r->data.train),
                                    r->data.train.num_classes, BL_MAX(256, r->cfg.train.batch), r->cfg.model.layers, m,
                                    hash);
     if (st) return st;

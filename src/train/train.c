@@ -8,7 +8,32 @@
 #include <string.h>
 #include <unistd.h>
 
+Shape train_input_shape(const Dataset *d) {
+    if (d->kind == DS_RECORDS) return (Shape){2 * d->c, 1, 1};
+    return (Shape){d->c, d->h, d->w};
+}
+
+// Records: x row (2F) = F values (0 where missing), then F missing flags.
+static void batch_load_records(const Dataset *d, const int *idx, int B, float *x) {
+    const int F = d->c;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const float *v = d->features + (size_t)idx[b] * F;
+        const uint8_t *miss = d->missing + (size_t)idx[b] * F;
+        float *dst = x + (size_t)b * 2 * F;
+        for (int j = 0; j < F; j++) {
+            dst[j] = miss[j] ? 0.0f : v[j];
+            dst[F + j] = miss[j] ? 1.0f : 0.0f;
+        }
+    }
+}
+
 void batch_load(const Dataset *d, const int *idx, int B, float *x, uint8_t *y) {
+    if (d->kind == DS_RECORDS) {
+        batch_load_records(d, idx, B, x);
+        for (int b = 0; b < B; b++) y[b] = d->labels[idx[b]];
+        return;
+    }
     const int sz = ds_sample_size(d);
     const float scale = 1.0f / 255.0f;
 #pragma omp parallel for schedule(static)
@@ -24,8 +49,36 @@ double train_step(Model *m, Optimizer *opt, const uint8_t *y, int B, double lr) 
     model_forward(m, B);
     double loss = model_loss(m, y, B);
     model_backward(m, B);
-    opt_step(opt, m->params, m->grads, lr);
+    opt_step(opt, m->params + m->nfrozen, m->grads + m->nfrozen, lr); // frozen input statistics stay as fitted
     return loss;
+}
+
+Status train_fit_input(Model *m, const Dataset *d) {
+    if (m->nlayers == 0 || strcmp(m->layers[0].ops->name, "standardize") != 0) return BL_OK;
+    Layer *l = &m->layers[0];
+    const int F = l->units;
+    if (d->kind != DS_RECORDS || d->c != F)
+        return bl_fail(BL_ERR_USAGE, "standardize needs a records dataset of %d features", F);
+    // Mean and population standard deviation of the present values of each feature, in sample order (double).
+    for (int j = 0; j < F; j++) {
+        double sum = 0.0, sq = 0.0;
+        long n = 0;
+        for (int i = 0; i < d->n; i++) {
+            if (d->missing[(size_t)i * F + j]) continue;
+            sum += d->features[(size_t)i * F + j];
+            n++;
+        }
+        const double mean = n ? sum / n : 0.0;
+        for (int i = 0; i < d->n; i++) {
+            if (d->missing[(size_t)i * F + j]) continue;
+            const double e = d->features[(size_t)i * F + j] - mean;
+            sq += e * e;
+        }
+        const double sd = n ? sqrt(sq / n) : 0.0;
+        l->w[j] = (float)mean;
+        l->b[j] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f; // a constant feature is centred, not scaled
+    }
+    return BL_OK;
 }
 
 static void progress_draw(const TrainOptions *o, int epoch, int batch_i, int nbatches, double loss,
@@ -45,7 +98,7 @@ Status train_model(Model *m, const Dataset *d, const TrainOptions *o) {
     Optimizer opt;
     int *order = bl_alloc((size_t)d->n * sizeof(int));
     uint8_t *y = bl_alloc((size_t)m->max_batch);
-    Status st = order && y ? opt_init(&opt, &o->opt, m->nparams) : BL_ERR_RUN;
+    Status st = order && y ? opt_init(&opt, &o->opt, m->nparams - m->nfrozen) : BL_ERR_RUN;
     if (st) {
         bl_free(order);
         bl_free(y);

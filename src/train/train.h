@@ -9,8 +9,16 @@
 #include "nn/model.h"
 #include "nn/optim.h"
 
-// Copy B samples (indices idx) into x (B, C*H*W) as floats in [0,1] and their labels into y (B).
+// The model input one sample of d becomes: images (C,H,W); records (2F,1,1): F values, then F missing flags.
+Shape train_input_shape(const Dataset *d);
+
+// Copy B samples (indices idx) into x (B, input) and their labels into y (B). Images become floats in [0,1];
+// records become their values (0 where missing) followed by their missing flags (1 = missing).
 void batch_load(const Dataset *d, const int *idx, int B, float *x, uint8_t *y);
+
+// Fit the model's input preprocessing to training data d: a leading standardize layer gets the mean and 1/std of
+// each feature's present values. No-op for models without one (every image network).
+Status train_fit_input(Model *m, const Dataset *d);
 
 // One training step on the B samples already in m->acts[0] with labels y: forward, loss, backward, update.
 // Returns the batch-mean loss. Allocates nothing.
