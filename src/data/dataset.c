@@ -1,12 +1,9 @@
-// dataset.c: Dataset lifetime (alloc, copy, select, free) and loading a train/test pair from a folder.
+// dataset.c: Dataset lifetime (alloc, copy, select, free), schemas, the dataset hash and known dataset folders.
 #include "data/dataset.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "data/idx.h"
 
 const char *ds_kind_name(DsKind k) {
     switch (k) {
@@ -160,20 +157,6 @@ const char *dataset_default_dir(const char *name) {
     return NULL;
 }
 
-// Find dir/base or dir/base.gz (the plain file wins when both exist, it is faster to read).
-static Status find_file(const char *dir, const char *base, char *out, size_t outsz) {
-    if ((size_t)snprintf(out, outsz, "%s/%s", dir, base) >= outsz)
-        return bl_fail(BL_ERR_USAGE, "dataset folder path too long: %s", dir);
-    if (access(out, F_OK) == 0) return BL_OK;
-    if ((size_t)snprintf(out, outsz, "%s/%s.gz", dir, base) >= outsz)
-        return bl_fail(BL_ERR_USAGE, "dataset folder path too long: %s", dir);
-    if (access(out, F_OK) == 0) return BL_OK;
-    return bl_fail(BL_ERR_DATA,
-                   "dataset folder %s has no %s (nor %s.gz); it needs train-images-idx3-ubyte, "
-                   "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz)",
-                   dir, base, base);
-}
-
 Status ds_take_first(Dataset *d, int subset) {
     if (subset <= 0 || subset >= d->n) return BL_OK;
     Dataset s;
@@ -207,49 +190,4 @@ Status ds_pair_hash(DatasetPair *p) {
     crypto_hash_sha256_final(&h, digest);
     sodium_bin2hex(p->sha256_hex, sizeof p->sha256_hex, digest, sizeof digest);
     return BL_OK;
-}
-
-Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out) {
-    memset(out, 0, sizeof *out);
-    if (!dir || !*dir) return bl_fail(BL_ERR_USAGE, "dataset folder not given");
-    if (train_subset < 0 || test_subset < 0)
-        return bl_fail(BL_ERR_USAGE, "dataset subset sizes must be >= 0 (got %d and %d)", train_subset, test_subset);
-    static const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                   "t10k-labels-idx1-ubyte"};
-    char paths[4][4096];
-    for (int i = 0; i < 4; i++) {
-        Status st = find_file(dir, names[i], paths[i], sizeof paths[i]);
-        if (st) return st;
-    }
-    DatasetPair p;
-    memset(&p, 0, sizeof p);
-    Status st = idx_read_dataset(paths[0], paths[1], &p.train);
-    if (st) goto fail;
-    st = idx_read_dataset(paths[2], paths[3], &p.test);
-    if (st) goto fail;
-    if (p.train.n == 0 || p.test.n == 0) {
-        st = bl_fail(BL_ERR_DATA, "dataset in %s is empty (%d training, %d test samples)", dir, p.train.n, p.test.n);
-        goto fail;
-    }
-    if (p.train.c != p.test.c || p.train.h != p.test.h || p.train.w != p.test.w) {
-        st = bl_fail(BL_ERR_DATA, "dataset in %s: training images are %dx%dx%d but test images are %dx%dx%d", dir,
-                     p.train.c, p.train.h, p.train.w, p.test.c, p.test.h, p.test.w);
-        goto fail;
-    }
-    // One class count for both halves, from the full files, so a small subset still knows every class.
-    int k = BL_MAX(p.train.num_classes, p.test.num_classes);
-    if (k < 2) {
-        st = bl_fail(BL_ERR_DATA, "dataset in %s has only %d class(es); classification needs at least 2", dir, k);
-        goto fail;
-    }
-    p.train.num_classes = p.test.num_classes = k;
-    if ((st = ds_take_first(&p.train, train_subset)) || (st = ds_take_first(&p.test, test_subset)) ||
-        (st = ds_pair_hash(&p)))
-        goto fail;
-    snprintf(p.source, sizeof p.source, "%s", dir);
-    *out = p;
-    return BL_OK;
-fail:
-    ds_pair_free(&p);
-    return st;
 }

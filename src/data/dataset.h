@@ -74,10 +74,6 @@ Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const
 Status ds_schema_new(int nfeatures, int num_classes, DsSchema **out);
 void ds_schema_free(DsSchema *s);
 
-// Load the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-// t10k-labels-idx1-ubyte, each plain or .gz) from `dir`. train_subset/test_subset keep the first N samples
-// (0 = all; N larger than the set = all). num_classes is max label + 1 over both full files.
-Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out);
 // Where a known dataset name is installed ("fashion-mnist" -> "/usr/share/datasets/fashion-mnist", from the
 // Debian package dataset-fashion-mnist; "mnist10k" -> "datasets/mnist10k", from scripts/fetch-mnist10k.sh, see
 // data/mnist10k.h); NULL for unknown names.

@@ -25,6 +25,10 @@ Status idx_read_labels(const char *path, uint8_t **labels, int *n);
 // orig_index = 0..n-1.
 Status idx_read_dataset(const char *images_path, const char *labels_path, Dataset *out);
 
+// Load the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+// t10k-labels-idx1-ubyte, each plain or .gz) from `dir`. train_subset/test_subset keep the first N samples
+// (0 = all; N larger than the set = all). num_classes is max label + 1 over both full files.
+Status dataset_load_dir(const char *dir, int train_subset, int test_subset, DatasetPair *out);
 // Write uncompressed IDX files atomically (temp file in the same folder + rename). c == 1 writes the standard
 // 3-dim format, c > 1 the 4-dim one.
 Status idx_write_images(const char *path, const Dataset *d);

@@ -19,7 +19,6 @@
 #include "data/manifest.h"
 #include "defense/evaluate.h"
 #include "run/defenses.h"
-#include "run/supply_chain.h"
 #include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -601,9 +600,9 @@ Status experiment_run(const ExperimentOptions *opt) {
     if ((st = write_done_marker(r.dir))) goto done_metrics;
     if (!opt->quiet)
         print_summary(&r, have_clean ? &mclean : NULL, have_bd ? &mbd : NULL, bl_now() - t_start);
-    // The supply-chain scenario reloads the finished run (it needs DONE) and writes supply-chain/ with its own DONE.
-    if (opt->mode == EXP_RUN && have_bd && r.cfg.supply_chain.enabled)
-        st = supply_chain_run(r.dir, &r.cfg.supply_chain, r.threads, opt->quiet);
+    // What follows a finished run (the supply-chain scenario) reloads it, so it needs DONE written first.
+    if (opt->mode == EXP_RUN && have_bd && opt->after_done)
+        st = opt->after_done(opt->after_ctx, r.dir, &r.cfg, r.threads, opt->quiet);
 
 done_metrics:
     if (have_clean) metrics_free(&mclean);

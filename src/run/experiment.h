@@ -30,6 +30,10 @@ typedef struct {
     // against this run's attack and saved with this run's provenance, so its bytes equal a fresh training's.
     // NULL, or no match: train as usual.
     const char *reuse_clean_from;
+    // Optional: called once a `run` with a backdoored model has written DONE, with the finished folder (multirun
+    // plays the supply-chain scenario here, so this file need not know about scenarios). Its status is the run's.
+    Status (*after_done)(void *ctx, const char *run_dir, const ExperimentConfig *cfg, int threads, int quiet);
+    void *after_ctx; // passed to after_done
 } ExperimentOptions;
 
 // Run it. Writes every file atomically and a DONE marker last; on failure no DONE and no metrics.json.

@@ -10,6 +10,15 @@
 
 #include "io/plot.h"
 #include "io/results.h"
+#include "run/supply_chain.h"
+
+// After a finished attack run: the supply-chain scenario when the config has a [supply_chain] section (it reloads
+// the run and writes supply-chain/ with its own DONE).
+static Status play_supply_chain(void *ctx, const char *run_dir, const ExperimentConfig *cfg, int threads,
+                                int quiet) {
+    (void)ctx;
+    return cfg->supply_chain.enabled ? supply_chain_run(run_dir, &cfg->supply_chain, threads, quiet) : BL_OK;
+}
 
 // The headline numbers every summary aggregates: (metrics.json path, column title).
 static const char *const headline[][2] = {
@@ -262,6 +271,7 @@ Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *op
             ExperimentOptions o = *opt;
             o.cfg = one;
             o.out_dir = dir;
+            o.after_done = play_supply_chain;
             o.quiet = 1;
             // a sweep over an attack key retrains the same clean model at every point: take the first point's
             // (experiment_run checks that it was trained exactly as this one would be)
@@ -316,7 +326,10 @@ Status multirun_load(const ExperimentConfig *cfg, MultiRun *mr) {
     return BL_OK;
 }
 
-Status experiment_run_any(const ExperimentOptions *opt) {
+Status experiment_run_any(const ExperimentOptions *opt_in) {
+    ExperimentOptions scenario = *opt_in;
+    scenario.after_done = play_supply_chain;
+    const ExperimentOptions *opt = &scenario;
     if (opt->cfg && !config_is_multi(opt->cfg)) return experiment_run(opt);
     ExperimentConfig *cfg = malloc(sizeof *cfg);
     if (!cfg) return bl_fail(BL_ERR_RUN, "out of memory");
