@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "data/load.h"
 #include "data/pngdir.h"
 #include "io/png.h"
 #include "io/results.h"

@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "data/dataset.h"
 #include "data/mnist10k.h"
+#include "data/load.h"
 #include "data/pngdir.h"
 #include "run/experiment.h"
 

@@ -1,7 +1,9 @@
 // dataset.c: Dataset lifetime (alloc, copy, select, free), schemas, the dataset hash and known dataset folders.
 #include "data/dataset.h"
 
+#include <math.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,7 +60,45 @@ void ds_schema_free(DsSchema *s) {
     if (!s) return;
     bl_free(s->feature_names);
     bl_free(s->class_names);
+    bl_free(s->train_sorted);
+    bl_free(s->train_offset);
     bl_free(s);
+}
+
+static int cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+Status ds_schema_fit(DsSchema *s, const Dataset *train) {
+    if (!s || train->kind != DS_RECORDS || train->c != s->nfeatures)
+        return bl_fail(BL_ERR_USAGE, "ds_schema_fit: needs a records training set shaped like the schema");
+    const int F = s->nfeatures;
+    bl_free(s->train_sorted);
+    bl_free(s->train_offset);
+    s->train_offset = bl_alloc((size_t)(F + 1) * sizeof(long));
+    s->train_sorted = bl_alloc(((size_t)train->n * F + 1) * sizeof(float));
+    if (!s->train_offset || !s->train_sorted) return BL_ERR_RUN;
+    long pos = 0;
+    for (int j = 0; j < F; j++) {
+        s->train_offset[j] = pos;
+        for (int i = 0; i < train->n; i++)
+            if (!train->missing[(size_t)i * F + j]) s->train_sorted[pos++] = train->features[(size_t)i * F + j];
+        qsort(s->train_sorted + s->train_offset[j], (size_t)(pos - s->train_offset[j]), sizeof(float), cmp_float);
+    }
+    s->train_offset[F] = pos;
+    return BL_OK;
+}
+
+double ds_schema_quantile(const DsSchema *s, int j, double q) {
+    if (!s || !s->train_offset || j < 0 || j >= s->nfeatures) return NAN;
+    const long lo = s->train_offset[j], n = s->train_offset[j + 1] - lo;
+    if (n <= 0) return NAN;
+    const double r = (q <= 0 ? 0.0 : q >= 1 ? 1.0 : q) * (double)(n - 1);
+    const long k = (long)r;
+    const double frac = r - (double)k;
+    const double a = s->train_sorted[lo + k], b = s->train_sorted[lo + (k + 1 < n ? k + 1 : k)];
+    return a + frac * (b - a);
 }
 
 Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const DsSchema *schema) {

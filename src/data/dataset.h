@@ -27,6 +27,11 @@ typedef struct {
     char (*feature_names)[DS_NAME_MAX];     // (nfeatures) e.g. "glucose", "colour=red"
     int num_classes;                        // number of class names below
     char (*class_names)[DS_NAME_MAX];       // (num_classes) e.g. "neg", "pos"
+    // Each feature's present values in the training split, ascending (ds_schema_fit), so an attack can place a
+    // trigger relative to the training data (beyond its maximum, at a percentile) in the training AND the test
+    // set without seeing the training set again. NULL until fitted.
+    float *train_sorted;                    // all features' sorted values, feature after feature
+    long *train_offset;                     // (nfeatures + 1) feature j: train_sorted[train_offset[j] .. [j+1])
 } DsSchema;
 
 typedef struct {
@@ -73,6 +78,12 @@ Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const
 // A new heap schema with zeroed name arrays; ds_schema_free releases it (NULL is fine).
 Status ds_schema_new(int nfeatures, int num_classes, DsSchema **out);
 void ds_schema_free(DsSchema *s);
+// Record train's present values per feature in its schema (train->schema, a records dataset). Called by the
+// loaders' front door (data/load.c) on the training split as loaded.
+Status ds_schema_fit(DsSchema *s, const Dataset *train);
+// The q-quantile (q in [0,1]; 0 = minimum, 1 = maximum) of feature j's present training values, by linear
+// interpolation between order statistics; NAN when the schema is not fitted or the feature was never present.
+double ds_schema_quantile(const DsSchema *s, int j, double q);
 
 // Where a known dataset name is installed ("fashion-mnist" -> "/usr/share/datasets/fashion-mnist", from the
 // Debian package dataset-fashion-mnist; "mnist10k" -> "datasets/mnist10k", from scripts/fetch-mnist10k.sh, see

@@ -1,4 +1,4 @@
-// pngdir.c: the class-per-folder PNG dataset tree (files decoded by io/png.c), and dataset_load's dispatch.
+// pngdir.c: the class-per-folder PNG dataset tree (files decoded by io/png.c).
 #include "data/pngdir.h"
 
 #include <dirent.h>
@@ -9,8 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "data/idx.h"
-#include "data/mnist10k.h"
+#include "data/idx.h" // IDX_MAX_N: the same sample cap as IDX files
 #include "io/png.h"
 #include "io/results.h"
 
@@ -324,13 +323,4 @@ Status dataset_write_png_dir(const char *dir, const char *split, const Dataset *
     }
     bl_free(rgb);
     return st;
-}
-
-Status dataset_load(const char *name, const char *path, int train_subset, int test_subset, DatasetPair *out) {
-    memset(out, 0, sizeof *out);
-    if (name && !strcmp(name, "png")) return dataset_load_png_dir(path, train_subset, test_subset, out);
-    const char *dir = path && *path ? path : dataset_default_dir(name);
-    if (!dir) return bl_fail(BL_ERR_USAGE, "unknown dataset '%s' and no folder given", name ? name : "");
-    if (name && !strcmp(name, "mnist10k")) return mnist10k_load(dir, train_subset, test_subset, out);
-    return dataset_load_dir(dir, train_subset, test_subset, out);
 }

@@ -25,9 +25,4 @@ Status dataset_load_png_dir(const char *path, int train_subset, int test_subset,
 // folders. Files are written atomically.
 Status dataset_write_png_dir(const char *dir, const char *split, const Dataset *d);
 
-// Load a dataset by config name: "png" reads the tree at `path`; "mnist10k" reads the npm digits
-// (data/mnist10k.h); other names read the four IDX files. The folder is `path`, or dataset_default_dir(name) when
-// path is "" or NULL.
-Status dataset_load(const char *name, const char *path, int train_subset, int test_subset, DatasetPair *out);
-
 #endif

@@ -19,6 +19,7 @@
 #include "data/manifest.h"
 #include "defense/evaluate.h"
 #include "run/defenses.h"
+#include "data/load.h"
 #include "data/pngdir.h"
 #include "data/split.h"
 #include "eval/metrics.h"
