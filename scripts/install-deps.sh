@@ -10,7 +10,7 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; }
+fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; sh "$(dirname "$0")/fetch-tabular.sh"; }
 if [ -z "$missing" ]; then fetch_mnist; exit 0; fi
 echo "install-deps: installing:$missing" >&2
 SUDO=""
