@@ -7,9 +7,11 @@
 #include "cli/cli.h"
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "data/idx.h"
 #include "io/results.h"
 #include "nn/model.h"
 #include "tensor/kernel_bench.h"
+#include "tensor/sgemm.h"
 #include "train/train.h"
 
 static void cpu_model(char *out, size_t n) {
@@ -144,22 +146,140 @@ static double bench_epoch(const char *desc, int threads) {
     return st ? 0 : 60000 / sec;
 }
 
+// ---- `bench --peer`: the figures scripts/bench-peer.sh sets beside PyTorch's (scripts/bench_peer.py) ----
+// Only what the side-by-side table needs, quickly, at one thread count: the reference-cnn training step (batch
+// 64, random data, bench_step as in the full bench) and, with --epochs E > 0, E real epochs of the training
+// loop on Fashion-MNIST's 60,000 training images (loaded before the clock starts; shuffle, batch loading and
+// the steps timed, as in `train`), SGD lr 0.01 momentum 0.9. Medians.
+
+typedef struct {
+    double t[64];
+    int n;
+} EpochClock;
+
+static Status peer_epoch_hook(void *ctx, const EpochStats *st) {
+    (void)st;
+    EpochClock *c = ctx;
+    if (c->n < 64) c->t[c->n++] = bl_now();
+    return BL_OK;
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') putchar('\\');
+        if ((unsigned char)*s >= 0x20) putchar(*s);
+    }
+    putchar('"');
+}
+
+static int bench_peer(int threads, int epochs, const char *dir, int json) {
+    const char *desc = "reference-cnn";
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    const char *kernel = sgemm_kernel_name();
+    DatasetPair pair = {0}; // loaded first, so a missing data set fails before minutes of timing
+    if (epochs > 0 && dataset_load_dir(dir, 0, 1, &pair)) {
+        fprintf(stderr, "backdoorlab bench --peer: %s\n", bl_errmsg());
+        return BL_ERR_DATA;
+    }
+    double gf = 0, step = bench_step(desc, threads, 7, 20, &gf);
+    double ep[64] = {0}, epoch = 0;
+    int nep = 0;
+    if (epochs > 0) {
+        bl_set_threads(threads);
+        Model m;
+        if (model_build(&m, desc, (Shape){pair.train.c, pair.train.h, pair.train.w}, pair.train.num_classes, 64)) {
+            ds_pair_free(&pair);
+            fprintf(stderr, "backdoorlab bench --peer: %s\n", bl_errmsg());
+            return BL_ERR_RUN;
+        }
+        model_init_params(&m, 1);
+        EpochClock clk = {.n = 0};
+        TrainOptions o = {.epochs = epochs, .batch = 64, .seed = 1, .on_epoch = peer_epoch_hook, .hook_ctx = &clk,
+                          .opt = {.kind = OPT_SGD, .lr = 0.01, .momentum = 0.9}};
+        double t0 = bl_now();
+        Status st = train_model(&m, &pair.train, &o);
+        for (int e = 0; e < clk.n; e++) ep[nep++] = pair.train.n / (clk.t[e] - (e ? clk.t[e - 1] : t0));
+        model_free(&m);
+        ds_pair_free(&pair);
+        if (st) {
+            fprintf(stderr, "backdoorlab bench --peer: %s\n", bl_errmsg());
+            return st;
+        }
+        double sorted[64];
+        memcpy(sorted, ep, sizeof sorted);
+        qsort(sorted, nep, sizeof sorted[0], cmp_double);
+        epoch = nep ? sorted[nep / 2] : 0;
+    }
+    if (json) {
+        printf("{\"tool\": \"backdoorlab\", \"cpu\": ");
+        json_str(cpu);
+        printf(", \"kernel\": ");
+        json_str(kernel);
+        printf(", \"flags\": ");
+        json_str(bl_cflags());
+        printf(", \"threads\": %d, \"step_img_s\": %.1f, \"step_gflops\": %.2f, \"epoch_img_s\": %.1f, "
+               "\"epochs_img_s\": [",
+               threads, step, gf, epoch);
+        for (int e = 0; e < nep; e++) printf("%s%.1f", e ? ", " : "", ep[e]);
+        printf("]}\n");
+    } else {
+        printf("backdoorlab bench --peer: %s, kernel %s, %d thread(s)\n", cpu, kernel,
+               threads);
+        printf("%s training step, batch 64: %.0f img/s (%.1f GFLOP/s, median of 7 x 20 steps)\n", desc, step, gf);
+        if (nep) {
+            printf("real epoch on %s: %.0f img/s (median of %d epochs:", dir, epoch, nep);
+            for (int e = 0; e < nep; e++) printf(" %.0f", ep[e]);
+            printf(")\n");
+        }
+    }
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, peer = 0, json = 0, threads = 0, epochs = 3, peer_opts = 0;
+    const char *dir = dataset_default_dir("fashion-mnist");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: backdoorlab bench [--quick]\n\nPrints training-step throughput (batch 64, SGD momentum,"
-                   " random data) of the reference-cnn and badnets-mnist presets at 1 and 2 threads, one-epoch\n"
-                   "throughput, and GFLOP/s of every GEMM shape the CNN uses (each checked against a naive\n"
-                   "reference first). Figures are medians; nothing is asserted.\n");
+            printf("usage: backdoorlab bench [--quick]\n"
+                   "       backdoorlab bench --peer [--threads N] [--epochs E] [--data DIR] [--json]\n\n"
+                   "Prints training-step throughput (batch 64, SGD momentum, random data) of the reference-cnn and\n"
+                   "badnets-mnist presets at 1 and 2 threads, one-epoch throughput, and GFLOP/s of every GEMM shape\n"
+                   "the CNN uses (each checked against a naive reference first). Figures are medians; nothing is\n"
+                   "asserted.\n\n"
+                   "--peer prints only what `make bench-peer` sets beside PyTorch: the reference-cnn step at N threads\n"
+                   "(default: OMP_NUM_THREADS or all cores) and the median of E real epochs (default 3; 0 skips\n"
+                   "them) on the IDX training set in DIR (default: Debian's Fashion-MNIST), as text or one JSON line.\n");
             return 0;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
+        } else if (!strcmp(argv[i], "--peer")) {
+            peer = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1, peer_opts = 1;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]), peer_opts = 1;
+            if (threads < 1 || threads > 256) {
+                fprintf(stderr, "backdoorlab bench: --threads wants 1..256\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) {
+            epochs = atoi(argv[++i]), peer_opts = 1;
+            if (epochs < 0 || epochs > 64) {
+                fprintf(stderr, "backdoorlab bench: --epochs wants 0..64\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
+            dir = argv[++i], peer_opts = 1;
         } else {
             fprintf(stderr, "backdoorlab bench: unexpected argument '%s'\n", argv[i]);
             return 2;
         }
     }
+    if (peer) return bench_peer(threads ? threads : bl_max_threads(), epochs, dir, json);
+    if (peer_opts)
+        fprintf(stderr, "backdoorlab bench: --threads, --epochs, --data and --json go with --peer (ignored)\n");
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     int maxt = bl_max_threads();
