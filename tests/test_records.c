@@ -273,7 +273,7 @@ static void test_csv_numeric_labels_and_index(void **state) {
     assert_int_equal(p.train.c, 2);
     ds_pair_free(&p);
     CsvOptions o = {.path = f, .test_path = f, .label_column = "7"};
-    expect_csv_fail(&o, BL_ERR_USAGE, "label column '7' not found", NULL);
+    expect_csv_fail(&o, BL_ERR_DATA, "label column '7' not found", NULL);
 }
 
 static void test_csv_feature_columns(void **state) {
@@ -291,7 +291,7 @@ static void test_csv_feature_columns(void **state) {
     const char *const bad[] = {"nope"};
     o.feature_columns = bad;
     o.nfeature_columns = 1;
-    expect_csv_fail(&o, BL_ERR_USAGE, "feature column 'nope' not found", NULL);
+    expect_csv_fail(&o, BL_ERR_DATA, "feature column 'nope' not found", NULL);
     const char *const lab[] = {"a", "label"};
     o.feature_columns = lab;
     o.nfeature_columns = 2;
@@ -371,7 +371,7 @@ static void test_csv_bad_input(void **state) {
     BAD("bom.csv", "\xEF\xBB\xBF", BL_ERR_DATA, "empty file");
     BAD("hdronly.csv", "a,b,label\n", BL_ERR_DATA, "no data rows");
     BAD("nohdr.csv", "1,2,3\n4,5,6\n", BL_ERR_DATA, "nohdr.csv", "line 1", "no header");
-    BAD("nolabel.csv", "a,b,c\n1,2,x\n", BL_ERR_USAGE, "nolabel.csv", "label column 'label' not found");
+    BAD("nolabel.csv", "a,b,c\n1,2,x\n", BL_ERR_DATA, "nolabel.csv", "label column 'label' not found");
     BAD("duplabel.csv", "label,a,label\nx,1,y\n", BL_ERR_DATA, "line 1", "column 3", "'label'", "like column 1");
     BAD("dupcol.csv", "a,a,label\n1,2,x\n", BL_ERR_DATA, "'a'", "unique");
     BAD("nalabel.csv", "a,label\n1,x\n2,NA\n3,y\n", BL_ERR_DATA, "line 3", "label is missing");
@@ -381,7 +381,7 @@ static void test_csv_bad_input(void **state) {
     o.path = tpath("nul.csv");
     spit(o.path, "a,label\n1,x\n2,\0y\n", 17);
     expect_csv_fail(&o, BL_ERR_DATA, "line 3", "NUL", NULL);
-    BAD("onlylabel.csv", "label\nx\ny\n", BL_ERR_USAGE, "no feature columns");
+    BAD("onlylabel.csv", "label\nx\ny\n", BL_ERR_DATA, "no feature columns");
     // a 10 MB field: refused with the 1 MiB limit named
     size_t big = 10u << 20;
     char *text = malloc(big + 64);

@@ -409,11 +409,11 @@ static Status resolve_columns(const Table *tr, const TableSpec *spec, int *lc, F
     *nf_out = 0;
     *lc = table_resolve(tr, spec->label);
     if (*lc < 0)
-        return bl_fail(BL_ERR_USAGE, "%s: label column '%s' not found (the file has %d columns; first: '%s')",
+        return bl_fail(BL_ERR_DATA, "%s: label column '%s' not found (the file has %d columns; first: '%s')",
                        tr->source, spec->label ? spec->label : "(none)", tr->ncols, tr->cols[0].name);
     int nf = spec->features ? spec->nfeatures : tr->ncols - 1;
     if (nf < 1)
-        return bl_fail(BL_ERR_USAGE, "%s: no feature columns (the table has only the label column '%s')",
+        return bl_fail(BL_ERR_DATA, "%s: no feature columns (the table has only the label column '%s')",
                        tr->source, tr->cols[*lc].name);
     FeatPlan *fp = calloc((size_t)nf, sizeof *fp);
     if (!fp) return bl_fail(BL_ERR_RUN, "table: out of memory");
@@ -424,7 +424,7 @@ static Status resolve_columns(const Table *tr, const TableSpec *spec, int *lc, F
         if (spec->features) {
             fp[f].col = table_resolve(tr, spec->features[f]);
             if (fp[f].col < 0)
-                return bl_fail(BL_ERR_USAGE, "%s: feature column '%s' not found", tr->source, spec->features[f]);
+                return bl_fail(BL_ERR_DATA, "%s: feature column '%s' not found", tr->source, spec->features[f]);
             if (fp[f].col == *lc)
                 return bl_fail(BL_ERR_USAGE, "%s: column '%s' is both the label and a feature", tr->source,
                                tr->cols[*lc].name);

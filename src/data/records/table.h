@@ -88,8 +88,9 @@ typedef struct {
 
 // Build a DS_RECORDS pair from `train` (and `test`, or NULL to split `train` as TableSpec says). out->schema
 // is a new heap schema that out->train.schema and out->test.schema point at; out->source and sha256_hex are
-// left for the caller. Errors: BL_ERR_USAGE for a bad spec (unknown column, bad fraction), BL_ERR_DATA for bad
-// data (missing label, non-finite value, unseen level, too many classes, an empty split); *out is then empty.
+// left for the caller. Errors: BL_ERR_USAGE for a bad spec (bad fraction, a column listed twice or as both label
+// and feature), BL_ERR_DATA for what the file lacks or holds (a named column it does not have, a missing label,
+// a non-finite value, an unseen level, too many classes, an empty split); *out is then empty.
 Status table_to_pair(const Table *train, const Table *test, const TableSpec *spec, DatasetPair *out);
 
 #endif
