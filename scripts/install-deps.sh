@@ -4,6 +4,7 @@
 # Cheap when everything is present: one dpkg query per package, no apt call, no download.
 set -eu
 PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev libcsv-dev liblzma-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
+PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" # NEON kernel check (scripts/test-neon.sh)
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -25,5 +25,6 @@ for t in "$BUILD"/tests/test_*; do
     passed=$((passed + p))
     failed=$((failed + f))
 done
+if sh "$(dirname "$0")/test-neon.sh" "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi # NEON kernel under qemu: one test
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
