@@ -26,7 +26,8 @@
 // chain (fewer rows, or zero-padded columns that are discarded), partial sums between K-blocks (KC is the same
 // for every kernel) are stored and reloaded as exact floats, and the C^T orientation only swaps the factors of
 // each fma. So an element's value depends on neither the tile shape, the instruction set, M, N, the transpose
-// flags nor its tile position. tests/test_tensor.c checks this bit for bit, for every kernel the host can run.
+// flags nor its tile position. tests/test_kernels.c checks this bit for bit for every kernel the host can run, and
+// tests/neon/ for the NEON kernel under qemu-aarch64.
 #include <math.h>
 #include <stddef.h>
 
