@@ -1,4 +1,4 @@
-// attack.c: AttackSpec defaults and names, and the poison manifest (poison.csv).
+// attack.c: AttackSpec names, and the poison manifest (poison.csv).
 #include "attack/attack.h"
 #include "io/atomic.h"
 
@@ -9,29 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void attack_spec_defaults(AttackSpec *a, const char *type) {
-    memset(a, 0, sizeof *a);
-    snprintf(a->type, sizeof a->type, "%s", type ? type : "badnets");
-    snprintf(a->trigger, sizeof a->trigger, "square");
-    a->trigger_size = 3;
-    a->position = a->position_test = POS_BOTTOM_RIGHT;
-    a->trigger_value = 1.0f;
-    a->target = 0;
-    a->label_mode = LABEL_ALL2ONE;
-    a->poison_rate = 0.1f;
-    a->poison_base = BASE_NONTARGET;
-    a->key = KEY_NOISE;
-    a->alpha_train = a->alpha_test = 1.0f;
-    a->delta = 40.0f / 255.0f;
-    a->frequency = 6.0f;
-    a->k = 4;
-    a->s = 0.5f;
-    a->cross_ratio = 2.0f;
-    a->eps = 8.0f / 255.0f;
-    a->steps = 10;
-    if (!strcmp(a->type, "blended")) a->alpha_train = a->alpha_test = 0.2f;
-    if (!strcmp(a->type, "sig") || !strcmp(a->type, "label-consistent")) a->poison_base = BASE_TARGET;
-}
+// attack_spec_defaults is in params.c: the defaults come from the attacks' key tables.
 
 int attack_is_source(const AttackSpec *a, int y) {
     if (a->source_count <= 0) return 1;

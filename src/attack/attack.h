@@ -11,6 +11,9 @@
 #include "data/dataset.h"
 
 #define ATTACK_PATH_MAX 4096 // bytes for trigger_png and surrogate paths, including the terminator
+#define ATTACK_MAX_VALUES 16 // values in an AttackSpec's store (keys of attacks without AttackSpec fields)
+#define ATTACK_VALUE_MAX 512 // bytes of one stored value's text, including the terminator
+#define ATTACK_ITEM_MAX 64   // bytes of one item of a list value (attack_param_list), including the terminator
 
 // Where a patch trigger goes. POS_RANDOM draws a new top-left corner for every image (seeded).
 typedef enum { POS_BOTTOM_RIGHT, POS_BOTTOM_LEFT, POS_TOP_LEFT, POS_TOP_RIGHT, POS_CENTER, POS_XY, POS_RANDOM } TriggerPos;
@@ -20,9 +23,17 @@ typedef enum { BASE_ALL, BASE_NONTARGET, BASE_TARGET } PoisonBase;
 // The blended attack's key image: seeded uniform noise, or a PNG (trigger_png).
 typedef enum { KEY_NOISE, KEY_PNG } BlendKey;
 
+// One value of an attack key that has no AttackSpec field (attack/params.h: ATK_FIELD_NONE), read by key.
+typedef struct {
+    char key[32];                // the key ("" = free slot)
+    double num;                  // ATK_INT, ATK_REAL: the number; ATK_CHOICE: the choice's index
+    char text[ATTACK_VALUE_MAX]; // the value as text: as written (numbers), the choice's name, a list joined by ","
+} AttackValue;
+
 // The [attack] section. Defaults (attack_spec_defaults) are the papers' (see the README's attack table).
-// Which fields apply depends on `type` (and for patch triggers on `trigger`): see attack_key_applies in
-// io/config.c, which rejects the others.
+// Each key is declared, with its type, range, default and the field it fills, in a table in the attack's own file
+// (attack/params.h); which keys apply depends on `type` (and for patch triggers on `trigger`): see
+// attack_key_applies, which the config reader uses to reject the others.
 typedef struct {
     int enabled;            // 1 when the config has an [attack] section
     char type[32];          // registry name: badnets | blended | sig | wanet | label-consistent (default badnets)
@@ -60,9 +71,12 @@ typedef struct {
     uint8_t source_classes[256];  // (source_count) ascending, distinct: only these classes are poisoned
     int use_count;                // 1: poison exactly poison_count samples instead of poison_rate of the base
     int poison_count;             // absolute number of samples to poison when use_count is 1
+    // --- keys of attacks that keep their values here instead of in fields (attack_param() reads them) ---
+    int nvalues;                           // used slots of values
+    AttackValue values[ATTACK_MAX_VALUES]; // (nvalues) in the order they were set
 } AttackSpec;
 
-// Fill *a with the defaults of attack `type` (NULL = badnets); enabled stays 0.
+// Fill *a with the defaults of attack `type` (NULL = badnets) from the attacks' key tables; enabled stays 0.
 void attack_spec_defaults(AttackSpec *a, const char *type);
 
 // The label a poisoned sample (or a triggered test input) of true class y should get.

@@ -73,6 +73,8 @@ const AttackOps badnets_attack = {
                "which are relabelled",
     .clean_label = 0,
     .patch = 1,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .shared = &attack_patch_keys, // trigger, trigger_size, trigger_png, trigger_value, position, ..., alpha_test
     .check = badnets_check,
     .poison = badnets_poison,
     .apply_test = badnets_apply_test,

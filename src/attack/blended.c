@@ -64,11 +64,32 @@ static Status blended_view(const AttackSpec *a, const Dataset *d, uint64_t seed,
     return st;
 }
 
+static int key_png(const AttackSpec *a) { return a->key == KEY_PNG; }
+static const char *const key_names[] = {"noise", "png", NULL}; // indexed by BlendKey
+
+// Its keys besides the common ones.
+static const AttackParam blended_params[] = {
+    {.key = "trigger_png", .type = ATK_STRING, .max = ATTACK_PATH_MAX - 1, ATTACK_PATH_EXPECT,
+     .help = "key = png: the key image (the image size: not resampled)", .field = ATK_FIELD_TEXT,
+     ATK_AT(trigger_png), .applies = key_png, .why = ATTACK_TRIGGER_PNG_WHY},
+    {.key = "key", .type = ATK_CHOICE, .def = "noise", .choices = key_names,
+     .help = "the key image: seeded uniform noise or a PNG (trigger_png)", .field = ATK_FIELD_ENUM, ATK_AT(key)},
+    {.key = "alpha_train", .type = ATK_REAL, .def = "0.2", .min = 0, .max = 1, .flags = ATK_MIN_OPEN,
+     .expect = "a blend weight in (0,1]", .help = "blend weight on training images", .field = ATK_FIELD_FLOAT,
+     ATK_AT(alpha_train)},
+    {.key = "alpha_test", .type = ATK_REAL, .def = "0.2", .min = 0, .max = 1, .flags = ATK_MIN_OPEN,
+     .expect = "a blend weight in (0,1]", .help = "blend weight on test images", .field = ATK_FIELD_FLOAT,
+     ATK_AT(alpha_test)},
+};
+
 const AttackOps blended_attack = {
     .name = "blended",
     .summary = "whole-image key (noise or PNG) blended in: x' = (1-alpha) x + alpha k, relabelled",
     .clean_label = 0,
     .patch = 0,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .params = blended_params,
+    .nparams = (int)BL_ARRAY_LEN(blended_params),
     .check = blended_check,
     .poison = blended_poison,
     .apply_test = blended_apply_test,

@@ -126,12 +126,28 @@ static Status lc_view(const AttackSpec *a, const Dataset *d, uint64_t seed, Trig
     return badnets_attack.view(a, d, seed, out);
 }
 
+// Its keys besides the patch keys (attack_patch_keys) and the common ones.
+static const AttackParam lc_params[] = {
+    {.key = "eps", .type = ATK_REAL, .def = "0.03137255", .min = 0, .max = 1, .flags = ATK_MIN_OPEN,
+     .expect = "a radius in (0,1] (pixel scale)", .help = "L-infinity radius of the PGD perturbation (8/255)",
+     .field = ATK_FIELD_FLOAT, ATK_AT(eps)},
+    {.key = "steps", .type = ATK_INT, .def = "10", .min = 1, .max = 10000, .expect = "an integer in 1..10000",
+     .help = "PGD steps (step size 2.5 eps / steps)", .field = ATK_FIELD_INT, ATK_AT(steps)},
+    {.key = "surrogate", .type = ATK_STRING, .max = ATTACK_PATH_MAX - 1, ATTACK_PATH_EXPECT,
+     .help = "a clean .bdm model to attack (default: train one in-process)", .field = ATK_FIELD_TEXT,
+     ATK_AT(surrogate)},
+};
+
 const AttackOps label_consistent_attack = {
     .name = "label-consistent",
     .summary = "clean-label: target-class images pushed away from their label by PGD on a surrogate, then "
                "stamped with a patch; labels unchanged",
     .clean_label = 1,
     .patch = 1,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .shared = &attack_patch_keys,
+    .params = lc_params,
+    .nparams = (int)BL_ARRAY_LEN(lc_params),
     .check = lc_check,
     .poison = lc_poison,
     .apply_test = lc_apply_test,

@@ -11,18 +11,40 @@ static const AttackOps *const g_attacks[] = {
     &badnets_attack, &blended_attack, &sig_attack, &wanet_attack, &label_consistent_attack,
 };
 
+// Attacks added at run time (attack_register), after the table's.
+#define ATTACK_MAX_EXTRA 4
+static const AttackOps *g_extra[ATTACK_MAX_EXTRA];
+static int g_nextra;
+static char g_names[256]; // attack_known_names, built on first use
+
+Status attack_register(const AttackOps *ops) {
+    if (!ops || !ops->name || attack_find(ops->name))
+        return bl_fail(BL_ERR_USAGE, "attack '%s' has no name or is registered already", ops && ops->name ? ops->name : "");
+    if (g_nextra == ATTACK_MAX_EXTRA) return bl_fail(BL_ERR_USAGE, "more than %d registered extra attacks", ATTACK_MAX_EXTRA);
+    g_extra[g_nextra++] = ops;
+    g_names[0] = 0;
+    attack_keys_changed();
+    return BL_OK;
+}
+
 const AttackOps *attack_find(const char *type) {
-    for (size_t i = 0; type && i < BL_ARRAY_LEN(g_attacks); i++)
-        if (!strcmp(g_attacks[i]->name, type)) return g_attacks[i];
+    for (int i = 0; type && i < attack_count(); i++)
+        if (!strcmp(attack_at(i)->name, type)) return attack_at(i);
     return NULL;
 }
 
+int attack_count(void) { return (int)BL_ARRAY_LEN(g_attacks) + g_nextra; }
+
+const AttackOps *attack_at(int i) {
+    int n = (int)BL_ARRAY_LEN(g_attacks);
+    return i < 0 || i >= attack_count() ? NULL : i < n ? g_attacks[i] : g_extra[i - n];
+}
+
 const char *attack_known_names(void) {
-    static char buf[256];
-    if (!buf[0])
-        for (size_t i = 0, w = 0; i < BL_ARRAY_LEN(g_attacks) && w < sizeof buf; i++)
-            w += (size_t)snprintf(buf + w, sizeof buf - w, "%s%s", i ? ", " : "", g_attacks[i]->name);
-    return buf;
+    if (!g_names[0])
+        for (int i = 0, w = 0; i < attack_count() && w < (int)sizeof g_names; i++)
+            w += snprintf(g_names + w, sizeof g_names - (size_t)w, "%s%s", i ? ", " : "", attack_at(i)->name);
+    return g_names;
 }
 
 // Checks every attack shares: the type exists, classes, target, label mode, base, sources, rate or count.

@@ -1,8 +1,10 @@
 // registry.h: the attack vtable, the registry, and the calls the pipeline makes.
 //
-// Adding an attack: write src/attack/<name>.c defining `const AttackOps <name>_attack = {...}` and add one line to
-// the table in src/attack/registry.c (and its keys to io/config.c). Shared pieces: trigger.h (patch and key
-// images, placement, blending), plan.h (which samples to poison, the manifest).
+// Adding an attack: write src/attack/<name>.c defining its key table (attack/params.h: key, type, default, range,
+// help; values without an AttackSpec field are read back with attack_param()) and `const AttackOps <name>_attack =
+// {...}` pointing at it, and add one line to the table in src/attack/registry.c. The config reader validates and
+// writes [attack] from the tables, so nothing else changes. Shared pieces: params.h (the common keys and the patch
+// keys), trigger.h (patch and key images, placement, blending), plan.h (which samples to poison, the manifest).
 //
 // Every random choice comes from rng_stream(seed, purpose) with its own purpose ("poison", "trigger",
 // "trigger-pos", "trigger-pos-test", "wanet", "wanet-noise"), so training and test see the same trigger and
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "attack/attack.h"
+#include "attack/params.h"
 #include "core/core.h"
 #include "data/dataset.h"
 #include "train/train.h"
@@ -30,11 +33,15 @@ typedef struct {
     uint8_t *pattern; // (c, h, w) the trigger's content (sig: 128 + signal; wanet: a warped grid); owned
 } TriggerView;
 
-typedef struct {
+typedef struct AttackOps {
     const char *name;    // the [attack] type value
     const char *summary; // one line for --help and the README
     int clean_label;     // 1: poisons only target-class samples and keeps their labels
     int patch;           // 1: uses the patch trigger keys (trigger, trigger_size, position, ...)
+    unsigned kinds;      // sample kinds it supports, DS_KIND_BIT(DS_IMAGES) | ...; the config reader refuses others
+    const AttackParamGroup *shared; // a shared key group it takes (&attack_patch_keys), or NULL
+    const AttackParam *params; // its own keys (besides type and attack_common_params), or NULL
+    int nparams;               // entries in params
     // Check the spec against the data's shape and classes (trigger fits, PNG readable and the right size).
     Status (*check)(const AttackSpec *a, const Dataset *d);
     // Copy `rest` into *poisoned and poison it; *man lists what was poisoned (positions index *poisoned).
@@ -50,6 +57,12 @@ typedef struct {
 const AttackOps *attack_find(const char *type);
 // "badnets, blended, ..." for messages.
 const char *attack_known_names(void);
+// Add an attack that is not in the table (a test's, an experiment's), after the table's; at most 4. The config
+// reader takes its type and keys from then on. Not thread-safe: call it before reading configs.
+Status attack_register(const AttackOps *ops);
+// Number of registered attacks, and the i-th one (NULL when out of range), in registry order.
+int attack_count(void);
+const AttackOps *attack_at(int i);
 
 // The pipeline's calls. Each looks the type up, runs the checks every attack shares (target in range, poison
 // rate, label mode, source classes), then the attack's own. Outputs are zeroed on failure.

@@ -82,11 +82,24 @@ static Status sig_view(const AttackSpec *a, const Dataset *d, uint64_t seed, Tri
     return BL_OK;
 }
 
+// Its keys besides the common ones.
+static const AttackParam sig_params[] = {
+    {.key = "delta", .type = ATK_REAL, .def = "0.15686275", .min = 0, .max = 1, .flags = ATK_MIN_OPEN,
+     .expect = "an amplitude in (0,1] (pixel scale)", .help = "amplitude of the sinusoid (40/255)",
+     .field = ATK_FIELD_FLOAT, ATK_AT(delta)},
+    {.key = "frequency", .type = ATK_REAL, .def = "6", .min = 0, .max = 1e6, .flags = ATK_MIN_OPEN,
+     .expect = "a number > 0 (cycles per width)", .help = "cycles across the image width", .field = ATK_FIELD_FLOAT,
+     ATK_AT(frequency)},
+};
+
 const AttackOps sig_attack = {
     .name = "sig",
     .summary = "clean-label: a horizontal sinusoid added to target-class training images, labels unchanged",
     .clean_label = 1,
     .patch = 0,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .params = sig_params,
+    .nparams = (int)BL_ARRAY_LEN(sig_params),
     .check = sig_check,
     .poison = sig_poison,
     .apply_test = sig_apply_test,

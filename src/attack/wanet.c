@@ -266,11 +266,24 @@ static Status wanet_view(const AttackSpec *a, const Dataset *d, uint64_t seed, T
     return st;
 }
 
+// Its keys besides the common ones.
+static const AttackParam wanet_params[] = {
+    {.key = "k", .type = ATK_INT, .def = "4", .min = 2, .max = 4096, .expect = "an integer in 2..4096 (control grid side)",
+     .help = "control grid side of the warping field", .field = ATK_FIELD_INT, ATK_AT(k)},
+    {.key = "s", .type = ATK_REAL, .def = "0.5", .min = 0, .max = 1000, .flags = ATK_MIN_OPEN,
+     .expect = "a warping strength in (0,1000]", .help = "warping strength", .field = ATK_FIELD_FLOAT, ATK_AT(s)},
+    {.key = "cross_ratio", .type = ATK_REAL, .def = "2", .min = 0, .max = 100, .expect = "a number in [0,100]",
+     .help = "noise-mode samples per poisoned sample", .field = ATK_FIELD_FLOAT, ATK_AT(cross_ratio)},
+};
+
 const AttackOps wanet_attack = {
     .name = "wanet",
     .summary = "smooth warping field (k x k control grid, strength s) with noise mode, relabelled",
     .clean_label = 0,
     .patch = 0,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .params = wanet_params,
+    .nparams = (int)BL_ARRAY_LEN(wanet_params),
     .check = wanet_check,
     .poison = wanet_poison,
     .apply_test = wanet_apply_test,

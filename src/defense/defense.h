@@ -6,8 +6,8 @@
 // DefenseContext can reach the poison manifest or say which inputs carry a trigger; only the evaluator
 // (defense/evaluate.c) gets those, after the defence has returned its scores.
 //
-// Adding a defence: write src/defense/<name>.c defining `const DefenseOps <name>_defense = {...}` and add one
-// line to the table in src/defense/registry.c.
+// Adding a defence: write src/defense/<name>.c defining `const DefenseOps <name>_defense = {...}` (with the sample
+// kinds it supports) and add one line to the table in src/defense/registry.c.
 #ifndef BL_DEFENSE_H
 #define BL_DEFENSE_H
 
@@ -96,6 +96,8 @@ extern const double defense_frr_targets[DEFENSE_NFRR];
 typedef struct {
     const char *name;                 // registry name, e.g. "spectral"
     DefenseLevel level;               // what it produces
+    unsigned kinds;                   // sample kinds it supports, DS_KIND_BIT(DS_IMAGES) | ...; a [defense.<name>]
+                                      // section on a dataset of another kind is a config error naming its line
     const DefenseParamSpec *params;   // parameter table
     int nparams;                      // entries in params
     const char *summary;              // one line for --help

@@ -26,6 +26,7 @@ static Status fr_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps filter_retrain_defense = {
     .name = "filter-retrain",
     .level = DEF_MITIGATION,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
     .params = fr_params,
     .nparams = (int)BL_ARRAY_LEN(fr_params),
     .summary = "drop the training samples a detector flags (spectral/ac/loss-isolation), retrain from scratch",

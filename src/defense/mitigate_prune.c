@@ -126,6 +126,7 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps fine_prune_defense = {
     .name = "fine-prune",
     .level = DEF_MITIGATION,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
     .params = fp_params,
     .nparams = (int)BL_ARRAY_LEN(fp_params),
     .summary = "prune the last conv layer's least-active channels within a CA budget, then fine-tune (Liu 2018)",

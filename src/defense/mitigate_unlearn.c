@@ -31,6 +31,7 @@ static Status nu_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps nc_unlearn_defense = {
     .name = "nc-unlearn",
     .level = DEF_MITIGATION,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
     .params = nu_params,
     .nparams = (int)BL_ARRAY_LEN(nu_params),
     .summary = "Neural Cleanse, then fine-tune with the reversed trigger stamped on 20% of clean data (true labels)",

@@ -433,6 +433,7 @@ static Status nc_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps neural_cleanse_defense = {
     .name = "neural-cleanse",
     .level = DEF_MODEL,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
     .params = nc_params,
     .nparams = (int)BL_ARRAY_LEN(nc_params),
     .summary = "reverse-engineer a minimal trigger per label; flag labels with MAD anomaly index > 2 (Wang 2019)",

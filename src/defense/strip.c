@@ -32,6 +32,7 @@ static Status strip_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps strip_defense = {
     .name = "strip",
     .level = DEF_INPUTS,
+    .kinds = DS_KIND_BIT(DS_IMAGES),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "STRIP (Gao et al. 2019): entropy of predictions under clean overlays, boundary from clean data",

@@ -37,16 +37,13 @@ typedef enum {
     K_TRAIN_EPOCHS, K_TRAIN_BATCH, K_TRAIN_OPTIMIZER, K_TRAIN_LR, K_TRAIN_MOMENTUM, K_TRAIN_NESTEROV,
     K_TRAIN_WEIGHT_DECAY, K_TRAIN_BETA1, K_TRAIN_BETA2, K_TRAIN_EPS, K_TRAIN_SCHEDULE, K_TRAIN_STEP_SIZE,
     K_TRAIN_GAMMA,
-    K_ATK_TYPE, K_ATK_TRIGGER, K_ATK_TRIGGER_SIZE, K_ATK_TRIGGER_PNG, K_ATK_TRIGGER_VALUE, K_ATK_KEY,
-    K_ATK_POSITION, K_ATK_POSITION_TEST, K_ATK_ALPHA_TRAIN, K_ATK_ALPHA_TEST, K_ATK_DELTA, K_ATK_FREQUENCY, K_ATK_K,
-    K_ATK_S, K_ATK_CROSS_RATIO, K_ATK_EPS, K_ATK_STEPS, K_ATK_SURROGATE, K_ATK_TARGET, K_ATK_LABEL_MODE,
-    K_ATK_SOURCE_CLASSES, K_ATK_POISON_RATE, K_ATK_POISON_RATE_BASE, K_ATK_POISON_COUNT,
     K_EXP_SEEDS, K_SC_TAMPER, K_SC_MONITOR, K_SC_MONITOR_FRR, K_SC_MONITOR_INPUTS, K_SWEEP_KEY, K_SWEEP_VALUES,
     K_PAPER_REFERENCE, K_PAPER_DIFFERENCES, K_PAPER_QUICK_EPOCHS,
     K_COUNT
 } KeyId;
 
-// Every key, in the order the resolved config prints them. The KeyId is the index.
+// Every key outside [attack] and [defense.*], in the order the resolved config prints them. The KeyId is the
+// index. [attack] keys come from the attacks' own tables (attack/params.h), [defense.*] keys from the defences'.
 static const struct {
     const char *section; // section name without brackets
     const char *name;    // key name
@@ -58,12 +55,6 @@ static const struct {
     {"train", "epochs"}, {"train", "batch"}, {"train", "optimizer"}, {"train", "lr"}, {"train", "momentum"},
     {"train", "nesterov"}, {"train", "weight_decay"}, {"train", "beta1"}, {"train", "beta2"}, {"train", "eps"},
     {"train", "schedule"}, {"train", "step_size"}, {"train", "gamma"},
-    {"attack", "type"}, {"attack", "trigger"}, {"attack", "trigger_size"}, {"attack", "trigger_png"},
-    {"attack", "trigger_value"}, {"attack", "key"}, {"attack", "position"}, {"attack", "position_test"},
-    {"attack", "alpha_train"}, {"attack", "alpha_test"}, {"attack", "delta"}, {"attack", "frequency"},
-    {"attack", "k"}, {"attack", "s"}, {"attack", "cross_ratio"}, {"attack", "eps"}, {"attack", "steps"},
-    {"attack", "surrogate"}, {"attack", "target"}, {"attack", "label_mode"}, {"attack", "source_classes"},
-    {"attack", "poison_rate"}, {"attack", "poison_rate_base"}, {"attack", "poison_count"},
     {"experiment", "seeds"}, {"supply_chain", "tamper"}, {"supply_chain", "monitor"},
     {"supply_chain", "monitor_frr"}, {"supply_chain", "monitor_inputs"}, {"sweep", "key"}, {"sweep", "values"},
     {"paper", "reference"}, {"paper", "differences"}, {"paper", "quick_epochs"},
@@ -72,32 +63,45 @@ static const struct {
 static const char *const cfg_sections[] = {"experiment", "data",  "model", "train",
                                            "attack",     "sweep", "paper", "supply_chain"};
 
-// Datasets the data code knows, with the shape attacks are checked against while parsing. `dataset = png:PATH`
-// is the other choice; its shape is known only once it is read (the attack is checked again then).
+// Datasets the data code knows, with their sample kind and, for images, the shape attacks are checked against
+// while parsing. `dataset = png:PATH` (images) and `dataset = csv:PATH` (records) are the other choices; their
+// shape is known only once they are read (the attack is checked again then). The record sets are read by
+// src/data/records/.
 static const struct {
     const char *name; // [data] dataset value
-    int side;         // images are side x side pixels
+    DsKind kind;      // what one sample is
+    int side;         // images are side x side pixels (0 = not an image set)
     int channels;     // 1 = gray
-    int classes;      // labels are 0..classes-1
-} cfg_datasets[] = {{"fashion-mnist", 28, 1, 10}, {"mnist10k", 28, 1, 10}};
+    int classes;      // labels are 0..classes-1 (0 = known once read)
+} cfg_datasets[] = {
+    {"fashion-mnist", DS_IMAGES, 28, 1, 10}, {"mnist10k", DS_IMAGES, 28, 1, 10},
+    {"breast-cancer", DS_RECORDS, 0, 0, 0},  {"pima-diabetes", DS_RECORDS, 0, 0, 0},
+    {"satellite", DS_RECORDS, 0, 0, 0},      {"shuttle", DS_RECORDS, 0, 0, 0},
+    {"letter", DS_RECORDS, 0, 0, 0},
+};
 
 static const char *const opt_names[] = {"sgd", "adam"};
 static const char *const sched_names[] = {"constant", "step", "cosine"};
-static const char *const trigger_kinds[] = {"square", "pixel", "pattern", "checkerboard", "noise", "png"};
-// Indexed by TriggerPos except POS_XY ("X,Y") and POS_RANDOM, which the parser handles apart.
-static const char *const pos_names[] = {"bottom-right", "bottom-left", "top-left", "top-right", "center"};
-static const char *const label_mode_names[] = {"all2one", "all2all"};
-static const char *const base_names[] = {"all", "nontarget", "target"};
-static const char *const key_names[] = {"noise", "png"};
 static const char *const tamper_names[] = {"swap", "edit", "both"};
 static const char *const monitor_names[] = {"strip", "confidence"};
 
 _Static_assert(K_COUNT <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 int config_key_line(const ExperimentConfig *cfg, const char *section, const char *key) {
+    if (!strcmp(section, "attack")) {
+        int i = attack_key_index(key);
+        return i >= 0 && i < CONFIG_MAX_ATTACK_KEYS ? cfg->attack_key_line[i] : 0;
+    }
     for (int k = 0; k < K_COUNT; k++)
         if (!strcmp(cfg_keys[k].section, section) && !strcmp(cfg_keys[k].name, key)) return cfg->key_line[k];
     return 0;
+}
+
+DsKind config_data_kind(const ExperimentConfig *cfg) {
+    if (!strcmp(cfg->data.dataset, "csv")) return DS_RECORDS;
+    for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++)
+        if (!strcmp(cfg->data.dataset, cfg_datasets[j].name)) return cfg_datasets[j].kind;
+    return DS_IMAGES; // png:PATH
 }
 
 const char *config_optimizer_name(OptimizerKind k) {
@@ -147,10 +151,25 @@ typedef struct {
     size_t pos;            // reader position in text
     int lineno;            // number of the line the reader returned last (1-based)
     int seen[K_COUNT];     // line on which each key was set, 0 = not set
+    int atk_seen[CONFIG_MAX_ATTACK_KEYS]; // the same for [attack] keys, by attack_key_index()
+    int atk_line;          // line of the first [attack] header (0 = none)
     int in_layers;         // the last meaningful line was [model] layers or its continuation
     int failed;            // an error has been recorded (the first one wins)
     int fail_line;         // its line (0 = none)
 } CfgParse;
+
+// The lines keys were set on, between the parse state and the config (config_key_line reads them there).
+static void cp_save_lines(const CfgParse *p, ExperimentConfig *c) {
+    memcpy(c->key_line, p->seen, sizeof p->seen);
+    memcpy(c->attack_key_line, p->atk_seen, sizeof p->atk_seen);
+    c->attack_line = p->atk_line;
+}
+
+static void cp_load_lines(CfgParse *p, const ExperimentConfig *c) {
+    memcpy(p->seen, c->key_line, sizeof p->seen);
+    memcpy(p->atk_seen, c->attack_key_line, sizeof p->atk_seen);
+    p->atk_line = c->attack_line;
+}
 
 // Record the first error as "file:line: [section] key: message" (line 0 and NULL key drop their parts).
 __attribute__((format(printf, 5, 6))) static int cp_fail(CfgParse *p, int line, const char *section,
@@ -206,17 +225,6 @@ static int parse_double(const char *v, double *out) {
     return 1;
 }
 
-// Floats (AttackSpec) go through strtof so that printing with the fewest digits round-trips exactly.
-static int parse_float(const char *v, float *out) {
-    if (!*v || isspace((unsigned char)*v)) return 0;
-    char *end;
-    errno = 0;
-    float x = strtof(v, &end);
-    if (end == v || *end || errno == ERANGE || !isfinite(x)) return 0;
-    *out = x;
-    return 1;
-}
-
 static int choice_index(const char *v, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
         if (strcmp(v, names[i]) == 0) return i;
@@ -234,67 +242,6 @@ static int valid_name(const char *s) {
     if (!*s || *s == '.') return 0;
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return 0;
-    return 1;
-}
-
-// "X,Y" with non-negative decimal ints, optional blanks around each number.
-static int parse_xy(const char *v, int *x, int *y) {
-    const char *comma = strchr(v, ',');
-    if (!comma || comma - v > 31) return 0;
-    char first[32];
-    memcpy(first, v, (size_t)(comma - v));
-    first[comma - v] = 0;
-    // trim both parts
-    char *a = first;
-    while (isspace((unsigned char)*a)) a++;
-    size_t an = strlen(a);
-    while (an && isspace((unsigned char)a[an - 1])) a[--an] = 0;
-    const char *b = comma + 1;
-    while (isspace((unsigned char)*b)) b++;
-    char second[32];
-    size_t bn = strlen(b);
-    if (bn >= sizeof second) return 0;
-    memcpy(second, b, bn + 1);
-    while (bn && isspace((unsigned char)second[bn - 1])) second[--bn] = 0;
-    long lx, ly;
-    if (!isdigit((unsigned char)a[0]) || !isdigit((unsigned char)second[0])) return 0;
-    if (!parse_long(a, &lx) || !parse_long(second, &ly) || lx > 4095 || ly > 4095) return 0;
-    *x = (int)lx;
-    *y = (int)ly;
-    return 1;
-}
-
-// A trigger position: a named corner, "center", "random" or "X,Y".
-static int parse_position(const char *v, TriggerPos *p, int *x, int *y) {
-    int i = choice_index(v, pos_names, (int)BL_ARRAY_LEN(pos_names));
-    if (i >= 0) *p = (TriggerPos)i;
-    else if (!strcmp(v, "random")) *p = POS_RANDOM;
-    else if (parse_xy(v, x, y)) *p = POS_XY;
-    else return 0;
-    return 1;
-}
-
-static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b; }
-
-// "3, 5,7": distinct class indices in 0..255, stored ascending. 0 on any malformed, repeated or empty entry.
-static int parse_classes(const char *v, uint8_t *out, int *n) {
-    char buf[1200];
-    if (!*v || strlen(v) >= sizeof buf) return 0;
-    memcpy(buf, v, strlen(v) + 1);
-    int seen[256] = {0}, k = 0;
-    for (char *tok = buf, *next; tok; tok = next) {
-        next = strchr(tok, ',');
-        if (next) *next++ = 0;
-        while (isspace((unsigned char)*tok)) tok++;
-        size_t m = strlen(tok);
-        while (m && isspace((unsigned char)tok[m - 1])) tok[--m] = 0;
-        long c;
-        if (!isdigit((unsigned char)tok[0]) || !parse_long(tok, &c) || c > 255 || seen[c]) return 0;
-        seen[c] = 1;
-        out[k++] = (uint8_t)c;
-    }
-    qsort(out, (size_t)k, 1, cmp_u8);
-    *n = k;
     return 1;
 }
 
@@ -361,7 +308,6 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     char cbuf[160];
     long l;
     double d;
-    float f;
     int i;
 #define CHOICE(names, dst, type)                                                                               \
     do {                                                                                                       \
@@ -378,11 +324,6 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     do {                                                                                                       \
         if (!parse_double(v, &d) || !(cond)) KEY_FAIL(p, sec, key, v, expect);                                 \
         dst = d;                                                                                               \
-    } while (0)
-#define FLOAT_IF(cond, dst, expect)                                                                            \
-    do {                                                                                                       \
-        if (!parse_float(v, &f) || !(cond)) KEY_FAIL(p, sec, key, v, expect);                                  \
-        dst = f;                                                                                               \
     } while (0)
     switch (k) {
     case K_EXP_NAME:
@@ -417,6 +358,11 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     case K_SWEEP_KEY: {
         const char *dot = strchr(v, '.');
         int found = -1;
+        if (dot && (size_t)(dot - v) == 6 && !memcmp(v, "attack", 6) && attack_key_index(dot + 1) >= 0) {
+            snprintf(c->sweep.section, sizeof c->sweep.section, "attack");
+            snprintf(c->sweep.key, sizeof c->sweep.key, "%s", dot + 1);
+            break;
+        }
         for (int j = 0; dot && j < K_COUNT; j++)
             if (strlen(cfg_keys[j].section) == (size_t)(dot - v) && !memcmp(cfg_keys[j].section, v, (size_t)(dot - v)) &&
                 !strcmp(cfg_keys[j].name, dot + 1))
@@ -454,17 +400,25 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
             memcpy(c->data.path, dir, strlen(dir) + 1);
             break;
         }
+        if (!strncmp(v, "csv:", 4)) { // records from the user's own CSV file(s); the spec travels in data.path
+            const char *file = v + 4;
+            if (!*file || *file == ';' || *file == '#' || strlen(file) >= sizeof c->data.path)
+                KEY_FAIL(p, sec, key, v, "csv:PATH with a file path of 1..4095 characters");
+            snprintf(c->data.dataset, sizeof c->data.dataset, "csv");
+            memcpy(c->data.path, file, strlen(file) + 1);
+            break;
+        }
         int found = 0;
         for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++) found |= strcmp(v, cfg_datasets[j].name) == 0;
         if (!found) {
-            char known[128];
+            char known[256];
             size_t w = 0;
             known[0] = 0;
             for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets) && w < sizeof known; j++)
                 w += (size_t)snprintf(known + w, sizeof known - w, "%s%s", j ? ", " : "", cfg_datasets[j].name);
             char sbuf[80];
             return cp_fail(p, p->lineno, sec, key, "unknown dataset '%s'; known datasets: %s, png:PATH (a folder of "
-                           "PNGs, see src/data/pngdir.h)", shown(v, sbuf), known);
+                           "PNGs, see src/data/pngdir.h), csv:PATH (records in a CSV file)", shown(v, sbuf), known);
         }
         snprintf(c->data.dataset, sizeof c->data.dataset, "%s", v);
         break;
@@ -515,74 +469,49 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     case K_TRAIN_SCHEDULE: CHOICE(sched_names, c->train.schedule, ScheduleKind); break;
     case K_TRAIN_STEP_SIZE: INT_IN(1, 1000000, c->train.step_size, "an integer in 1..1000000 (epochs)"); break;
     case K_TRAIN_GAMMA: DOUBLE_IF(d > 0.0 && d <= 1.0, c->train.gamma, "a number in (0,1]"); break;
-    case K_ATK_TYPE:
-        if (!attack_find(v)) {
-            char sbuf[80];
-            return cp_fail(p, p->lineno, sec, key, "unknown attack '%s'; known attacks: %s", shown(v, sbuf),
-                           attack_known_names());
-        }
-        snprintf(c->attack.type, sizeof c->attack.type, "%s", v);
-        break;
-    case K_ATK_TRIGGER:
-        CHOICE(trigger_kinds, i, int);
-        snprintf(c->attack.trigger, sizeof c->attack.trigger, "%s", trigger_kinds[i]);
-        break;
-    case K_ATK_TRIGGER_SIZE: INT_IN(1, 4096, c->attack.trigger_size, "an integer in 1..4096"); break;
-    case K_ATK_TRIGGER_PNG:
-    case K_ATK_SURROGATE: {
-        char *dst = k == K_ATK_TRIGGER_PNG ? c->attack.trigger_png : c->attack.surrogate;
-        if (!*v || *v == ';' || *v == '#' || strlen(v) >= ATTACK_PATH_MAX)
-            KEY_FAIL(p, sec, key, v, "a file path of 1..4095 characters, not starting with ';' or '#'");
-        memcpy(dst, v, strlen(v) + 1);
-        break;
-    }
-    case K_ATK_KEY: CHOICE(key_names, c->attack.key, BlendKey); break;
-    case K_ATK_POSITION:
-    case K_ATK_POSITION_TEST: {
-        AttackSpec *a = &c->attack;
-        int ok = k == K_ATK_POSITION ? parse_position(v, &a->position, &a->pos_x, &a->pos_y)
-                                     : parse_position(v, &a->position_test, &a->pos_test_x, &a->pos_test_y);
-        if (!ok)
-            KEY_FAIL(p, sec, key, v,
-                     "bottom-right, bottom-left, top-left, top-right, center, random or X,Y (column,row of the "
-                     "patch's top-left corner, 0-based)");
-        break;
-    }
-    case K_ATK_TRIGGER_VALUE:
-        FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.trigger_value, "a pixel value in [0,1]");
-        break;
-    case K_ATK_ALPHA_TRAIN: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.alpha_train, "a blend weight in (0,1]"); break;
-    case K_ATK_ALPHA_TEST: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.alpha_test, "a blend weight in (0,1]"); break;
-    case K_ATK_DELTA: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.delta, "an amplitude in (0,1] (pixel scale)"); break;
-    case K_ATK_FREQUENCY: FLOAT_IF(f > 0.0f && f <= 1e6f, c->attack.frequency, "a number > 0 (cycles per width)"); break;
-    case K_ATK_K: INT_IN(2, 4096, c->attack.k, "an integer in 2..4096 (control grid side)"); break;
-    case K_ATK_S: FLOAT_IF(f > 0.0f && f <= 1000.0f, c->attack.s, "a warping strength in (0,1000]"); break;
-    case K_ATK_CROSS_RATIO: FLOAT_IF(f >= 0.0f && f <= 100.0f, c->attack.cross_ratio, "a number in [0,100]"); break;
-    case K_ATK_EPS: FLOAT_IF(f > 0.0f && f <= 1.0f, c->attack.eps, "a radius in (0,1] (pixel scale)"); break;
-    case K_ATK_STEPS: INT_IN(1, 10000, c->attack.steps, "an integer in 1..10000"); break;
-    case K_ATK_TARGET: INT_IN(0, 255, c->attack.target, "a class index in 0..255"); break;
-    case K_ATK_LABEL_MODE: CHOICE(label_mode_names, c->attack.label_mode, LabelMode); break;
-    case K_ATK_SOURCE_CLASSES:
-        if (!parse_classes(v, c->attack.source_classes, &c->attack.source_count))
-            KEY_FAIL(p, sec, key, v, "a comma-separated list of distinct class indices in 0..255");
-        break;
-    case K_ATK_POISON_RATE: FLOAT_IF(f >= 0.0f && f <= 1.0f, c->attack.poison_rate, "a number in [0,1]"); break;
-    case K_ATK_POISON_RATE_BASE: CHOICE(base_names, c->attack.poison_base, PoisonBase); break;
-    case K_ATK_POISON_COUNT:
-        INT_IN(0, 2147483647L, c->attack.poison_count, "a number of samples >= 0");
-        c->attack.use_count = 1;
-        break;
     case K_COUNT: break;
     }
 #undef CHOICE
 #undef INT_IN
 #undef DOUBLE_IF
-#undef FLOAT_IF
     return 1;
 }
 
 static int defense_key(CfgParse *p, const char *section, const char *name, const char *value);
 static int paper_key(CfgParse *p, const char *name, const char *value);
+
+// One [attack] key. The attacks' tables (attack/params.h) say what it takes; whether it applies to the type is
+// checked once the whole section is read (atk_check), since `type` may come after it.
+static int atk_set(CfgParse *p, const char *key, const char *v) {
+    AttackSpec *a = &p->cfg->attack;
+    char sbuf[80], ebuf[300];
+    if (!strcmp(key, "type")) {
+        if (!attack_find(v))
+            return cp_fail(p, p->lineno, "attack", key, "unknown attack '%s'; known attacks: %s", shown(v, sbuf),
+                           attack_known_names());
+        snprintf(a->type, sizeof a->type, "%s", v);
+        return 1;
+    }
+    // the entry of the type set so far, else the first attack's that takes the key (same type and storage)
+    const AttackParam *prm = attack_param_find(attack_find(a->type), key);
+    if (!prm) prm = attack_param_any(key);
+    if (!prm || !attack_param_set(a, prm, v))
+        return cp_fail(p, p->lineno, "attack", key, "expected %s, got '%s'",
+                       prm ? attack_param_expect(prm, ebuf, sizeof ebuf) : "a known key", shown(v, sbuf));
+    return 1;
+}
+
+static int atk_handler(CfgParse *p, const char *name, const char *value) {
+    int k = attack_key_index(name);
+    if (k < 0 || k >= CONFIG_MAX_ATTACK_KEYS)
+        return cp_fail(p, p->lineno, "attack", name, "unknown key; [attack] takes: %s", attack_key_list());
+    if (p->atk_seen[k])
+        return cp_fail(p, p->lineno, "attack", name, "duplicate key (already set on line %d); keep one",
+                       p->atk_seen[k]);
+    p->atk_seen[k] = p->lineno;
+    p->in_layers = 0;
+    return atk_set(p, name, value);
+}
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value) {
     CfgParse *p = user;
@@ -595,6 +524,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
                        name);
     if (!strncmp(section, "defense.", 8)) return defense_key(p, section, name, value);
     if (!strcmp(section, "paper") && strchr(name, '.')) return paper_key(p, name, value);
+    if (!strcmp(section, "attack")) return atk_handler(p, name, value);
     int k = -1;
     for (int j = 0; j < K_COUNT; j++)
         if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, name)) k = j;
@@ -782,7 +712,10 @@ static char *cfg_reader(char *str, int num, void *stream) {
                     (int)BL_MIN(sn, 60), s + 1);
             return NULL;
         }
-        if (!strcmp(cfg_sections[idx], "attack")) p->cfg->attack.enabled = 1;
+        if (!strcmp(cfg_sections[idx], "attack") && !p->cfg->attack.enabled) {
+            p->cfg->attack.enabled = 1;
+            p->atk_line = p->lineno;
+        }
         if (!strcmp(cfg_sections[idx], "sweep")) p->cfg->sweep.enabled = 1;
         if (!strcmp(cfg_sections[idx], "paper")) p->cfg->paper.enabled = 1;
         if (!strcmp(cfg_sections[idx], "supply_chain")) p->cfg->supply_chain.enabled = 1;
@@ -807,50 +740,27 @@ comment:
 
 // ---------------------------------------------------------------------------------------------- load
 
-// Whether attack key k applies to the attack as configured. When it does not, *why says what it applies to.
-static int atk_applies(const AttackSpec *a, KeyId k, const char **why) {
-    const AttackOps *ops = attack_find(a->type);
-    int patch = ops && ops->patch, clean = ops && ops->clean_label, blended = !strcmp(a->type, "blended");
-    const char *t = a->trigger;
-    switch (k) {
-    case K_ATK_TRIGGER:
-    case K_ATK_POSITION:
-    case K_ATK_POSITION_TEST:
-        *why = "patch attacks (type = badnets or label-consistent)";
-        return patch;
-    case K_ATK_TRIGGER_SIZE:
-        *why = "trigger = square, checkerboard or noise";
-        return patch && (!strcmp(t, "square") || !strcmp(t, "checkerboard") || !strcmp(t, "noise"));
-    case K_ATK_TRIGGER_VALUE:
-        *why = "trigger = square, pixel, pattern or checkerboard";
-        return patch && (!strcmp(t, "square") || !strcmp(t, "pixel") || !strcmp(t, "pattern") ||
-                         !strcmp(t, "checkerboard"));
-    case K_ATK_TRIGGER_PNG:
-        *why = "trigger = png (badnets, label-consistent) or key = png (blended)";
-        return (patch && !strcmp(t, "png")) || (blended && a->key == KEY_PNG);
-    case K_ATK_KEY: *why = "type = blended"; return blended;
-    case K_ATK_ALPHA_TRAIN:
-    case K_ATK_ALPHA_TEST: *why = "type = badnets, blended or label-consistent"; return patch || blended;
-    case K_ATK_DELTA:
-    case K_ATK_FREQUENCY: *why = "type = sig"; return !strcmp(a->type, "sig");
-    case K_ATK_K:
-    case K_ATK_S:
-    case K_ATK_CROSS_RATIO: *why = "type = wanet"; return !strcmp(a->type, "wanet");
-    case K_ATK_EPS:
-    case K_ATK_STEPS:
-    case K_ATK_SURROGATE: *why = "type = label-consistent"; return !strcmp(a->type, "label-consistent");
-    case K_ATK_TARGET: *why = "label_mode = all2one (all2all sends class y to y+1)"; return a->label_mode == LABEL_ALL2ONE;
-    case K_ATK_LABEL_MODE:
-    case K_ATK_SOURCE_CLASSES: *why = "dirty-label attacks (badnets, blended, wanet)"; return !clean;
-    case K_ATK_POISON_RATE: *why = "configs without poison_count (they are alternatives: keep one)"; return !a->use_count;
-    default: return 1; // type, poison_rate_base, poison_count
-    }
+// The line [attack] `key` was set on (0 = not set).
+static int atk_line(const CfgParse *p, const char *key) {
+    int k = attack_key_index(key);
+    return k >= 0 && k < CONFIG_MAX_ATTACK_KEYS ? p->atk_seen[k] : 0;
+}
+
+static int atk_is_set(void *ctx, const char *key) { return atk_line(ctx, key) != 0; }
+
+const char *config_kinds_text(unsigned kinds, char *buf, size_t n) {
+    size_t w = 0;
+    buf[0] = 0;
+    for (int k = DS_IMAGES; k <= DS_TOKENS && w < n; k++)
+        if (kinds & DS_KIND_BIT(k)) w += (size_t)snprintf(buf + w, n - w, "%s%s", w ? ", " : "", ds_kind_name((DsKind)k));
+    if (!buf[0]) snprintf(buf, n, "none");
+    return buf;
 }
 
 // A trigger PNG checked against a known image shape while parsing: readable, 8-bit, gray for gray images,
 // and no larger than (full: exactly) side x side.
 static int atk_check_png(CfgParse *p, const char *path, int side, int channels, int full, const char *dsname) {
-    int line = p->seen[K_ATK_TRIGGER_PNG];
+    int line = atk_line(p, "trigger_png");
     PngInfo info;
     if (png_probe(path, &info) != BL_OK)
         return cp_fail(p, line, "attack", "trigger_png", "%s", bl_errmsg());
@@ -871,45 +781,54 @@ static int atk_check_png(CfgParse *p, const char *path, int side, int channels, 
 }
 
 // A patch position checked against a known image side.
-static int atk_check_pos(CfgParse *p, KeyId k, TriggerPos pos, int x, int y, int th, int tw, int side,
+static int atk_check_pos(CfgParse *p, const char *key, TriggerPos pos, int x, int y, int th, int tw, int side,
                          const char *dsname) {
     if (pos != POS_XY || (x + tw <= side && y + th <= side)) return 1;
-    return cp_fail(p, p->seen[k], "attack", cfg_keys[k].name,
+    return cp_fail(p, atk_line(p, key), "attack", key,
                    "a %dx%d patch at column %d, row %d does not fit in the %dx%d images of %s; the largest X is %d and "
                    "the largest Y is %d", tw, th, x, y, side, side, dsname, side - tw, side - th);
 }
 
-// [attack] after the whole file is read: type-dependent defaults, keys that do not apply, keys that are needed,
-// and, for datasets whose shape is known here, whether the trigger fits and the classes exist.
+// [attack] after the whole file is read: the attack supports the dataset's kind, type-dependent defaults, keys
+// that do not apply, keys that are needed, and, for datasets whose shape is known here, whether the trigger fits
+// and the classes exist.
 static int atk_check(CfgParse *p) {
     AttackSpec *a = &p->cfg->attack;
     const AttackOps *ops = attack_find(a->type);
-    int blended = !strcmp(a->type, "blended");
-    if (!p->seen[K_ATK_ALPHA_TRAIN]) a->alpha_train = blended ? 0.2f : 1.0f;
-    if (!p->seen[K_ATK_ALPHA_TEST]) a->alpha_test = blended ? 0.2f : 1.0f;
-    if (!p->seen[K_ATK_POISON_RATE_BASE])
-        a->poison_base = ops->clean_label ? BASE_TARGET : a->label_mode == LABEL_ALL2ALL ? BASE_ALL : BASE_NONTARGET;
-    if (!p->seen[K_ATK_POSITION_TEST]) {
-        a->position_test = a->position;
-        a->pos_test_x = a->pos_x;
-        a->pos_test_y = a->pos_y;
+    DsKind kind = config_data_kind(p->cfg);
+    if (!(ops->kinds & DS_KIND_BIT(kind))) {
+        char kinds[64];
+        int line = atk_line(p, "type") ? atk_line(p, "type") : p->atk_line;
+        return cp_fail(p, line, "attack", "type", "%s works on %s, but dataset %s holds %s; choose an attack that "
+                       "supports %s", a->type, config_kinds_text(ops->kinds, kinds, sizeof kinds), p->cfg->data.dataset,
+                       ds_kind_name(kind), ds_kind_name(kind));
     }
-    if (p->seen[K_ATK_POISON_RATE] && p->seen[K_ATK_POISON_COUNT]) {
-        KeyId later = p->seen[K_ATK_POISON_RATE] > p->seen[K_ATK_POISON_COUNT] ? K_ATK_POISON_RATE : K_ATK_POISON_COUNT;
-        return cp_fail(p, p->seen[later], "attack", cfg_keys[later].name,
+    int blended = !strcmp(a->type, "blended");
+    attack_params_settle(a, atk_is_set, p);
+    if (atk_line(p, "poison_rate") && atk_line(p, "poison_count")) {
+        const char *later = atk_line(p, "poison_rate") > atk_line(p, "poison_count") ? "poison_rate" : "poison_count";
+        return cp_fail(p, atk_line(p, later), "attack", later,
                        "poison_rate and poison_count are alternatives (a fraction of the base, or a number of "
                        "samples); keep one");
     }
-    for (int k = K_ATK_TYPE; k <= K_ATK_POISON_COUNT; k++) {
-        const char *why = "";
-        if (p->seen[k] && !atk_applies(a, (KeyId)k, &why))
-            return cp_fail(p, p->seen[k], "attack", cfg_keys[k].name, "applies only to %s; remove it", why);
+    char why[256];
+    for (int k = 0; k < attack_key_count() && k < CONFIG_MAX_ATTACK_KEYS; k++)
+        if (p->atk_seen[k] && !attack_key_applies(a, attack_key_name(k), why, sizeof why))
+            return cp_fail(p, p->atk_seen[k], "attack", attack_key_name(k), "applies only to %s; remove it", why);
+    // A value read before `type` was known is read again with the type's own entry (its range may differ).
+    for (int k = 1; k < attack_key_count() && k < CONFIG_MAX_ATTACK_KEYS; k++) {
+        const AttackParam *prm = attack_param_find(ops, attack_key_name(k));
+        char ebuf[300], sbuf[80], text[ATTACK_VALUE_MAX];
+        if (!p->atk_seen[k] || !prm || !attack_param_stored(prm)) continue;
+        snprintf(text, sizeof text, "%s", attack_param_str(a, prm->key)); // a copy: the store is rewritten
+        if (!attack_param_set(a, prm, text))
+            return cp_fail(p, p->atk_seen[k], "attack", prm->key, "expected %s, got '%s'",
+                           attack_param_expect(prm, ebuf, sizeof ebuf), shown(text, sbuf));
     }
-    const char *why;
-    if (atk_applies(a, K_ATK_TRIGGER_PNG, &why) && !a->trigger_png[0])
-        return cp_fail(p, p->seen[blended ? K_ATK_KEY : K_ATK_TRIGGER], "attack", blended ? "key" : "trigger",
+    if (attack_key_applies(a, "trigger_png", why, sizeof why) && !a->trigger_png[0])
+        return cp_fail(p, atk_line(p, blended ? "key" : "trigger"), "attack", blended ? "key" : "trigger",
                        "png needs trigger_png = FILE.png");
-    int base_line = p->seen[K_ATK_POISON_RATE_BASE];
+    int base_line = atk_line(p, "poison_rate_base");
     if (ops->clean_label && a->poison_base == BASE_NONTARGET)
         return cp_fail(p, base_line, "attack", "poison_rate_base", "%s poisons only target-class images: use target "
                        "(a share of the target class) or all (a share of the whole training set)", a->type);
@@ -920,7 +839,7 @@ static int atk_check(CfgParse *p) {
         return cp_fail(p, base_line, "attack", "poison_rate_base", "all2all has no target class: use all");
     for (int i = 0; a->label_mode == LABEL_ALL2ONE && i < a->source_count; i++)
         if (a->source_classes[i] == a->target)
-            return cp_fail(p, p->seen[K_ATK_SOURCE_CLASSES], "attack", "source_classes",
+            return cp_fail(p, atk_line(p, "source_classes"), "attack", "source_classes",
                            "class %d is the target; sources are the classes relabelled to the target", a->target);
     // Shape- and class-dependent checks, when the dataset's shape is known before it is read.
     const char *dsname = p->cfg->data.dataset;
@@ -930,15 +849,15 @@ static int atk_check(CfgParse *p) {
             side = cfg_datasets[j].side, channels = cfg_datasets[j].channels, classes = cfg_datasets[j].classes;
     if (!side) return 1;
     if (a->label_mode == LABEL_ALL2ONE && a->target >= classes)
-        return cp_fail(p, p->seen[K_ATK_TARGET], "attack", "target", "%d is outside the labels of %s (0..%d)",
+        return cp_fail(p, atk_line(p, "target"), "attack", "target", "%d is outside the labels of %s (0..%d)",
                        a->target, dsname, classes - 1);
     for (int i = 0; i < a->source_count; i++)
         if (a->source_classes[i] >= classes)
-            return cp_fail(p, p->seen[K_ATK_SOURCE_CLASSES], "attack", "source_classes",
+            return cp_fail(p, atk_line(p, "source_classes"), "attack", "source_classes",
                            "class %d is outside the labels of %s (0..%d)", a->source_classes[i], dsname, classes - 1);
     if (blended && a->key == KEY_PNG) return atk_check_png(p, a->trigger_png, side, channels, 1, dsname);
     if (!strcmp(a->type, "wanet") && a->k > side)
-        return cp_fail(p, p->seen[K_ATK_K], "attack", "k", "%d is larger than the %dx%d images of %s", a->k, side,
+        return cp_fail(p, atk_line(p, "k"), "attack", "k", "%d is larger than the %dx%d images of %s", a->k, side,
                        side, dsname);
     if (!ops->patch) return 1;
     int th, tw;
@@ -949,13 +868,13 @@ static int atk_check(CfgParse *p) {
         th = info.h, tw = info.w;
     } else {
         if (trigger_patch_size(a, &th, &tw) != BL_OK)
-            return cp_fail(p, p->seen[K_ATK_TRIGGER], "attack", "trigger", "%s", bl_errmsg());
+            return cp_fail(p, atk_line(p, "trigger"), "attack", "trigger", "%s", bl_errmsg());
         if (th > side)
-            return cp_fail(p, p->seen[K_ATK_TRIGGER_SIZE], "attack", "trigger_size",
+            return cp_fail(p, atk_line(p, "trigger_size"), "attack", "trigger_size",
                            "%d does not fit in the %dx%d images of %s", a->trigger_size, side, side, dsname);
     }
-    return atk_check_pos(p, K_ATK_POSITION, a->position, a->pos_x, a->pos_y, th, tw, side, dsname) &&
-           atk_check_pos(p, K_ATK_POSITION_TEST, a->position_test, a->pos_test_x, a->pos_test_y, th, tw, side, dsname);
+    return atk_check_pos(p, "position", a->position, a->pos_x, a->pos_y, th, tw, side, dsname) &&
+           atk_check_pos(p, "position_test", a->position_test, a->pos_test_x, a->pos_test_y, th, tw, side, dsname);
 }
 
 // Checks that involve more than one key, run once the whole file is read.
@@ -985,6 +904,9 @@ static int cfg_check(CfgParse *p) {
     if (!strcmp(c->data.dataset, "png") && p->seen[K_DATA_PATH])
         return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
                        "does not apply to dataset = png:PATH (the folder is part of the dataset value); remove it");
+    if (!strcmp(c->data.dataset, "csv") && p->seen[K_DATA_PATH])
+        return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
+                       "does not apply to dataset = csv:PATH (the file is part of the dataset value); remove it");
     if (c->attack.enabled && !atk_check(p)) return 0;
     if (p->seen[K_EXP_SEED] && p->seen[K_EXP_SEEDS])
         return cp_fail(p, BL_MAX(p->seen[K_EXP_SEED], p->seen[K_EXP_SEEDS]), "experiment", "seeds",
@@ -1008,7 +930,7 @@ static int cfg_check_multi(CfgParse *p) {
         int ok = 1;
         for (int i = 0; ok && i < sw->nvalues; i++) {
             memcpy(tmp, c, sizeof *tmp);
-            memcpy(tmp->key_line, p->seen, sizeof p->seen);
+            cp_save_lines(p, tmp);
             if (config_set(tmp, sw->section, sw->key, sw->values[i], p->file, sw->line)) { // names file:line
                 p->failed = 1;
                 p->fail_line = sw->line;
@@ -1019,9 +941,9 @@ static int cfg_check_multi(CfgParse *p) {
         if (!ok) return 0;
         // The loaded config is the sweep's first point, so that the resolved config (which prints it) reads back
         // to the same struct and never pairs the swept key with an alternative that the sweep overrides.
-        memcpy(c->key_line, p->seen, sizeof p->seen);
+        cp_save_lines(p, c);
         if (config_set(c, sw->section, sw->key, sw->values[0], p->file, sw->line)) return p->failed = 1, 0;
-        memcpy(p->seen, c->key_line, sizeof p->seen);
+        cp_load_lines(p, c);
     }
     PaperSpec *ps = &c->paper;
     if (ps->enabled && !p->seen[K_PAPER_REFERENCE])
@@ -1091,7 +1013,7 @@ static Status cfg_parse_text(const char *text, size_t len, const char *file, con
         config_defaults(cfg);
         return BL_ERR_USAGE;
     }
-    memcpy(cfg->key_line, p.seen, sizeof p.seen);
+    cp_save_lines(&p, cfg);
     return BL_OK;
 }
 
@@ -1134,10 +1056,11 @@ Status config_load(const char *path, ExperimentConfig *cfg) {
 Status config_set(ExperimentConfig *cfg, const char *section, const char *key, const char *value, const char *file,
                   int line) {
     const char *where = file ? file : "<config>";
-    int k = -1;
+    int k = -1, atk = !strcmp(section, "attack") ? attack_key_index(key) : -1;
     for (int j = 0; j < K_COUNT; j++)
         if (!strcmp(cfg_keys[j].section, section) && !strcmp(cfg_keys[j].name, key)) k = j;
-    if (k < 0 || !strcmp(section, "experiment") || !strcmp(section, "sweep") || !strcmp(section, "paper"))
+    if ((k < 0 && (atk < 0 || atk >= CONFIG_MAX_ATTACK_KEYS)) || !strcmp(section, "experiment") ||
+        !strcmp(section, "sweep") || !strcmp(section, "paper"))
         return bl_fail(BL_ERR_USAGE, "%s:%d: [%s] %s cannot be set per run", where, line, section, key);
     if (!strcmp(section, "attack") && !cfg->attack.enabled)
         return bl_fail(BL_ERR_USAGE, "%s:%d: [attack] %s: the config has no [attack] section", where, line, key);
@@ -1145,12 +1068,18 @@ Status config_set(ExperimentConfig *cfg, const char *section, const char *key, c
     if (!tmp) return bl_fail(BL_ERR_RUN, "out of memory");
     memcpy(tmp, cfg, sizeof *tmp);
     CfgParse p = {.cfg = tmp, .file = where, .lineno = line > 0 ? line : 1};
-    memcpy(p.seen, cfg->key_line, sizeof p.seen);
-    p.seen[k] = p.lineno; // replaces the file's value, if any
-    if (k == K_MODEL_LAYERS) tmp->model.layers[0] = 0;
-    int ok = cfg_set(&p, (KeyId)k, section, key, value) && cfg_check(&p);
+    cp_load_lines(&p, cfg);
+    int ok;
+    if (atk >= 0) { // replaces the file's value, if any
+        p.atk_seen[atk] = p.lineno;
+        ok = atk_set(&p, key, value) && cfg_check(&p);
+    } else {
+        p.seen[k] = p.lineno;
+        if (k == K_MODEL_LAYERS) tmp->model.layers[0] = 0;
+        ok = cfg_set(&p, (KeyId)k, section, key, value) && cfg_check(&p);
+    }
     if (ok) {
-        memcpy(tmp->key_line, p.seen, sizeof p.seen);
+        cp_save_lines(&p, tmp);
         memcpy(cfg, tmp, sizeof *cfg);
     }
     free(tmp);
@@ -1176,22 +1105,9 @@ static void fmt_double(char *buf, size_t cap, double x) {
     }
 }
 
-static void fmt_float(char *buf, size_t cap, float x) {
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)x);
-        if (strtof(buf, NULL) == x) return;
-    }
-}
-
 static void put_double(FILE *f, const char *key, double x) {
     char b[40];
     fmt_double(b, sizeof b, x);
-    fprintf(f, "%s = %s\n", key, b);
-}
-
-static void put_float(FILE *f, const char *key, float x) {
-    char b[40];
-    fmt_float(b, sizeof b, x);
     fprintf(f, "%s = %s\n", key, b);
 }
 
@@ -1218,51 +1134,6 @@ static void put_layers(FILE *f, const char *s) {
     fprintf(f, "%s\n", s + start);
 }
 
-static void put_position(FILE *f, const char *key, TriggerPos pos, int x, int y) {
-    if (pos == POS_XY) fprintf(f, "%s = %d,%d\n", key, x, y);
-    else fprintf(f, "%s = %s\n", key, attack_position_name(pos));
-}
-
-// One [attack] key with its value.
-static void put_attack_key(FILE *f, const AttackSpec *a, KeyId k) {
-    const char *name = cfg_keys[k].name;
-    switch (k) {
-    case K_ATK_TYPE: fprintf(f, "%s = %s\n", name, a->type); break;
-    case K_ATK_TRIGGER: fprintf(f, "%s = %s\n", name, a->trigger); break;
-    case K_ATK_TRIGGER_SIZE: fprintf(f, "%s = %d\n", name, a->trigger_size); break;
-    case K_ATK_TRIGGER_PNG: fprintf(f, "%s = %s\n", name, a->trigger_png); break;
-    case K_ATK_TRIGGER_VALUE: put_float(f, name, a->trigger_value); break;
-    case K_ATK_KEY: fprintf(f, "%s = %s\n", name, key_names[a->key == KEY_PNG]); break;
-    case K_ATK_POSITION: put_position(f, name, a->position, a->pos_x, a->pos_y); break;
-    case K_ATK_POSITION_TEST: put_position(f, name, a->position_test, a->pos_test_x, a->pos_test_y); break;
-    case K_ATK_ALPHA_TRAIN: put_float(f, name, a->alpha_train); break;
-    case K_ATK_ALPHA_TEST: put_float(f, name, a->alpha_test); break;
-    case K_ATK_DELTA: put_float(f, name, a->delta); break;
-    case K_ATK_FREQUENCY: put_float(f, name, a->frequency); break;
-    case K_ATK_K: fprintf(f, "%s = %d\n", name, a->k); break;
-    case K_ATK_S: put_float(f, name, a->s); break;
-    case K_ATK_CROSS_RATIO: put_float(f, name, a->cross_ratio); break;
-    case K_ATK_EPS: put_float(f, name, a->eps); break;
-    case K_ATK_STEPS: fprintf(f, "%s = %d\n", name, a->steps); break;
-    case K_ATK_SURROGATE:
-        if (a->surrogate[0]) fprintf(f, "%s = %s\n", name, a->surrogate); // "" = train one: the key's absence
-        break;
-    case K_ATK_TARGET: fprintf(f, "%s = %d\n", name, a->target); break;
-    case K_ATK_LABEL_MODE: fprintf(f, "%s = %s\n", name, attack_label_mode_name(a->label_mode)); break;
-    case K_ATK_SOURCE_CLASSES:
-        if (a->source_count > 0) {
-            fprintf(f, "%s = ", name);
-            for (int i = 0; i < a->source_count; i++) fprintf(f, "%s%d", i ? "," : "", a->source_classes[i]);
-            fputc('\n', f);
-        }
-        break;
-    case K_ATK_POISON_RATE: put_float(f, name, a->poison_rate); break;
-    case K_ATK_POISON_RATE_BASE: fprintf(f, "%s = %s\n", name, attack_base_name(a->poison_base)); break;
-    case K_ATK_POISON_COUNT: fprintf(f, "%s = %d\n", name, a->poison_count); break;
-    default: break;
-    }
-}
-
 char *config_resolved_string(const ExperimentConfig *cfg) {
     char *buf = NULL;
     size_t size = 0;
@@ -1285,8 +1156,8 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     }
     fprintf(f, "threads = %d\n", cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
 
-    if (!strcmp(cfg->data.dataset, "png")) {
-        fprintf(f, "\n[data]\ndataset = png:%s\n", cfg->data.path);
+    if (!strcmp(cfg->data.dataset, "png") || !strcmp(cfg->data.dataset, "csv")) {
+        fprintf(f, "\n[data]\ndataset = %s:%s\n", cfg->data.dataset, cfg->data.path);
     } else {
         fprintf(f, "\n[data]\ndataset = %s\n", cfg->data.dataset);
         if (cfg->data.path[0]) fprintf(f, "path = %s\n", cfg->data.path);
@@ -1320,12 +1191,14 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     }
 
     if (a->enabled) {
-        fputs("\n[attack]\n", f);
-        for (int k = K_ATK_TYPE; k <= K_ATK_POISON_COUNT; k++) {
-            const char *why;
-            if (!atk_applies(a, (KeyId)k, &why)) continue;
-            if (k == K_ATK_POISON_COUNT && !a->use_count) continue;
-            put_attack_key(f, a, (KeyId)k);
+        // type, then the keys of its tables that apply, as the attack's tables print them
+        const AttackOps *ops = attack_find(a->type);
+        char value[ATTACK_PATH_MAX + 64], why[256];
+        fprintf(f, "\n[attack]\ntype = %s\n", a->type);
+        for (int i = 0; i < attack_param_count(ops); i++) {
+            const AttackParam *prm = attack_param_at(ops, i);
+            if (attack_key_applies(a, prm->key, why, sizeof why) && attack_param_format(a, prm, value, sizeof value))
+                fprintf(f, "%s = %s\n", prm->key, value);
         }
     }
     const CfgSupplyChain *sc = &cfg->supply_chain;

