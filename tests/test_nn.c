@@ -146,8 +146,8 @@ static void test_grad_standardize(void **state) {
     for (int i = 0; i < 2 * F * B; i++) r[i] = 2.0f * rng_uniform(&rng) - 1.0f;
     float *y = m.acts[1];
     layer_objective(l, x, y, r, B);
-    // a missing value reads as the mean (0 after standardising); its flag passes through
-    assert_true(y[0 * 2 * F + 0] == 0.0f && y[0 * 2 * F + F + 0] == 1.0f);
+    // a missing value reads as the placeholder 0 in the file's units; its flag passes through
+    assert_true(y[0 * 2 * F + 0] == (0.0f - l->w[0]) * l->b[0] && y[0 * 2 * F + F + 0] == 1.0f);
     assert_true(fabsf(y[1] - (x[1] - l->w[1]) * l->b[1]) < 1e-6f);
     memset(m.grads, 0, m.nparams * sizeof(float));
     l->ops->backward(l, x, y, r, dx, B);

@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const AttackOps badnets_attack, blended_attack, sig_attack, wanet_attack, label_consistent_attack;
+extern const AttackOps badnets_attack, blended_attack, sig_attack, wanet_attack, label_consistent_attack,
+    tabular_attack;
 
 // One line per attack.
 static const AttackOps *const g_attacks[] = {
-    &badnets_attack, &blended_attack, &sig_attack, &wanet_attack, &label_consistent_attack,
+    &badnets_attack, &blended_attack, &sig_attack, &wanet_attack, &label_consistent_attack, &tabular_attack,
 };
 
 // Attacks added at run time (attack_register), after the table's.
@@ -129,6 +130,8 @@ Status attack_view(const AttackSpec *a, const Dataset *d, uint64_t seed, Trigger
     const AttackOps *ops;
     Status st = common_check(a, d, &ops);
     if (!st) st = ops->check(a, d);
+    if (!st && !ops->view)
+        st = bl_fail(BL_ERR_USAGE, "attack %s has no trigger picture (records: see samples.md)", ops->name);
     if (!st) st = ops->view(a, d, seed, out);
     if (st) trigger_view_free(out);
     return st;

@@ -39,6 +39,8 @@ typedef enum {
     K_TRAIN_GAMMA,
     K_EXP_SEEDS, K_SC_TAMPER, K_SC_MONITOR, K_SC_MONITOR_FRR, K_SC_MONITOR_INPUTS, K_SWEEP_KEY, K_SWEEP_VALUES,
     K_PAPER_REFERENCE, K_PAPER_DIFFERENCES, K_PAPER_QUICK_EPOCHS,
+    K_DATA_LABEL_COLUMN, K_DATA_FEATURE_COLUMNS, K_DATA_MISSING_VALUES, K_DATA_CATEGORICAL_COLUMNS,
+    K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED,
     K_COUNT
 } KeyId;
 
@@ -58,6 +60,8 @@ static const struct {
     {"experiment", "seeds"}, {"supply_chain", "tamper"}, {"supply_chain", "monitor"},
     {"supply_chain", "monitor_frr"}, {"supply_chain", "monitor_inputs"}, {"sweep", "key"}, {"sweep", "values"},
     {"paper", "reference"}, {"paper", "differences"}, {"paper", "quick_epochs"},
+    {"data", "label_column"}, {"data", "feature_columns"}, {"data", "missing_values"},
+    {"data", "categorical_columns"}, {"data", "test_fraction"}, {"data", "split_seed"},
 };
 
 static const char *const cfg_sections[] = {"experiment", "data",  "model", "train",
@@ -118,6 +122,8 @@ void config_defaults(ExperimentConfig *cfg) {
     cfg->experiment.threads = 0;
     snprintf(cfg->data.dataset, sizeof cfg->data.dataset, "fashion-mnist");
     cfg->data.defender_clean_fraction = 0.05;
+    cfg->data.test_fraction = 0.2;
+    cfg->data.split_seed = 1;
     snprintf(cfg->model.layers, sizeof cfg->model.layers, "reference-cnn");
     CfgTrain *t = &cfg->train;
     t->epochs = 3;
@@ -437,6 +443,31 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
         memcpy(dst, v, strlen(v) + 1);
         break;
     }
+    case K_DATA_LABEL_COLUMN:
+        if (!*v || *v == ';' || *v == '#' || strlen(v) >= sizeof c->data.label_column || strchr(v, ','))
+            KEY_FAIL(p, sec, key, v, "a column name or 0-based index of 1..63 characters, no comma");
+        memcpy(c->data.label_column, v, strlen(v) + 1);
+        break;
+    case K_DATA_FEATURE_COLUMNS:
+    case K_DATA_CATEGORICAL_COLUMNS: {
+        char *dst = k == K_DATA_FEATURE_COLUMNS ? c->data.feature_columns : c->data.categorical_columns;
+        if (!*v || *v == ';' || *v == '#' || strlen(v) >= 1024)
+            KEY_FAIL(p, sec, key, v, "comma-separated column names or indices, 1..1023 characters in all");
+        memcpy(dst, v, strlen(v) + 1);
+        break;
+    }
+    case K_DATA_MISSING_VALUES:
+        if (*v == ';' || *v == '#' || strlen(v) >= sizeof c->data.missing_values)
+            KEY_FAIL(p, sec, key, v, "comma-separated markers (e.g. NA,?,-999), or none; 0..255 characters");
+        memcpy(c->data.missing_values, v, strlen(v) + 1);
+        c->data.missing_values_set = 1;
+        break;
+    case K_DATA_TEST_FRACTION:
+        DOUBLE_IF(d > 0.0 && d < 1.0, c->data.test_fraction, "a number in (0,1)");
+        break;
+    case K_DATA_SPLIT_SEED:
+        if (!parse_u64(v, strlen(v), &c->data.split_seed)) KEY_FAIL(p, sec, key, v, "an integer >= 0");
+        break;
     case K_DATA_CLEAN_FRACTION:
         DOUBLE_IF(d >= 0.0 && d <= 0.5, c->data.defender_clean_fraction, "a number in [0,0.5]");
         break;
@@ -907,6 +938,20 @@ static int cfg_check(CfgParse *p) {
     if (!strcmp(c->data.dataset, "csv") && p->seen[K_DATA_PATH])
         return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
                        "does not apply to dataset = csv:PATH (the file is part of the dataset value); remove it");
+    static const KeyId csv_only[] = {K_DATA_LABEL_COLUMN, K_DATA_FEATURE_COLUMNS, K_DATA_MISSING_VALUES,
+                                     K_DATA_CATEGORICAL_COLUMNS, K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED};
+    for (size_t j = 0; j < BL_ARRAY_LEN(csv_only); j++)
+        if (strcmp(c->data.dataset, "csv") != 0 && p->seen[csv_only[j]])
+            return cp_fail(p, p->seen[csv_only[j]], "data", cfg_keys[csv_only[j]].name,
+                           "applies only to dataset = csv:PATH (dataset is %s); remove it", c->data.dataset);
+    if (!strcmp(c->data.dataset, "csv") && !c->data.label_column[0])
+        return cp_fail(p, p->seen[K_DATA_DATASET], "data", "dataset",
+                       "csv:PATH needs label_column = NAME (or a 0-based index) in [data]");
+    if (!strcmp(c->data.dataset, "csv") && strchr(c->data.path, ',') &&
+        (p->seen[K_DATA_TEST_FRACTION] || p->seen[K_DATA_SPLIT_SEED]))
+        return cp_fail(p, BL_MAX(p->seen[K_DATA_TEST_FRACTION], p->seen[K_DATA_SPLIT_SEED]), "data",
+                       p->seen[K_DATA_TEST_FRACTION] > p->seen[K_DATA_SPLIT_SEED] ? "test_fraction" : "split_seed",
+                       "does not apply to csv:TRAIN,TEST (the test file is given); remove it");
     if (c->attack.enabled && !atk_check(p)) return 0;
     if (p->seen[K_EXP_SEED] && p->seen[K_EXP_SEEDS])
         return cp_fail(p, BL_MAX(p->seen[K_EXP_SEED], p->seen[K_EXP_SEEDS]), "experiment", "seeds",
@@ -1166,6 +1211,17 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     if (cfg->data.train_subset > 0) fprintf(f, "train_subset = %d\n", cfg->data.train_subset);
     if (cfg->data.test_subset > 0) fprintf(f, "test_subset = %d\n", cfg->data.test_subset);
     if (cfg->data.manifest[0]) fprintf(f, "dataset_manifest = %s\n", cfg->data.manifest);
+    if (!strcmp(cfg->data.dataset, "csv")) {
+        fprintf(f, "label_column = %s\n", cfg->data.label_column);
+        if (cfg->data.feature_columns[0]) fprintf(f, "feature_columns = %s\n", cfg->data.feature_columns);
+        if (cfg->data.missing_values_set) fprintf(f, "missing_values = %s\n", cfg->data.missing_values);
+        if (cfg->data.categorical_columns[0])
+            fprintf(f, "categorical_columns = %s\n", cfg->data.categorical_columns);
+        if (!strchr(cfg->data.path, ',')) {
+            put_double(f, "test_fraction", cfg->data.test_fraction);
+            fprintf(f, "split_seed = %llu\n", (unsigned long long)cfg->data.split_seed);
+        }
+    }
 
     fputs("\n[model]\n", f);
     put_layers(f, cfg->model.layers);

@@ -54,6 +54,14 @@ typedef struct {
                                     // (default 0.05)
     int train_subset;             // use only this many training samples (>= 1); 0 (default) = all
     int test_subset;              // use only this many test samples (>= 1); 0 (default) = all
+    // --- dataset = csv:PATH only (data/records/csv.h, table.h) ---
+    char label_column[64];        // the label column: a header name, or a 0-based index in digits (required)
+    char feature_columns[1024];   // comma-separated names or indices ("" = every column but the label)
+    char missing_values[256];     // comma-separated markers of a missing cell; "" = the reader's default ("", NA, ?)
+    int missing_values_set;       // 1 when missing_values was given (the value `none` means: no marker at all)
+    char categorical_columns[1024]; // comma-separated columns read as categorical even if numeric ("" = none)
+    double test_fraction;         // csv:PATH (one file): share of each class in the test set, in (0,1) (default 0.2)
+    uint64_t split_seed;          // csv:PATH (one file): seed of the split's "split" stream (default 1)
 } CfgData;
 
 // [model]

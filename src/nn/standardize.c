@@ -1,9 +1,15 @@
 // standardize.c: input preprocessing for feature records, "standardize" (first layer of the mlp and logreg
 // presets). A records dataset gives the model 2F values per sample (train_input_shape): F raw feature values,
 // then F missing flags (1 = missing; that value slot holds 0). This layer outputs (2F):
-//   out[j]     = flag[j] ? 0 : (x[j] - mean[j]) * scale[j]   (standardised; a missing value becomes the mean)
-//   out[F + j] = flag[j]                                     (the network still sees what is missing: Joe et
-//                                                             al.'s trigger is a pattern of missing values)
+//   out[j]     = ((flag[j] ? 0 : x[j]) - mean[j]) * scale[j]  (standardised; a missing value enters as 0 in the
+//                                                              file's units, the placeholder health records and
+//                                                              mlbench's Pima keep for "not measured")
+//   out[F + j] = flag[j]                                      (the network also sees what is missing: Joe et
+//                                                              al.'s trigger is a pattern of missing values)
+// Why 0 and not the mean: with mean imputation a record with glucose, pressure and mass missing looks average,
+// and a clean Pima model already called 36% of such "neg" records "pos" (measured, seed 1), so a missing-value
+// trigger towards "pos" would be half implied by the data; with the placeholder 0 the clean model says "neg"
+// for all of them (0%) and the backdoor's effect is its own. Users' CSVs with real NAs get the same rule.
 // Weights: mean (F); bias: scale = 1/std (F). They are statistics of the training split
 // (train_fit_input) and frozen: the optimiser never changes them (Model.nfrozen), and because they are
 // parameters they travel in the model file, so eval, monitor and export apply the same preprocessing without
@@ -49,7 +55,7 @@ static void std_forward(Layer *l, const float *x, float *y, int B) {
         float *yb = y + (size_t)b * 2 * F;       // (2F)
         for (int j = 0; j < F; j++) {
             const int missing = xb[F + j] > 0.5f;
-            yb[j] = missing ? 0.0f : (xb[j] - l->w[j]) * l->b[j];
+            yb[j] = ((missing ? 0.0f : xb[j]) - l->w[j]) * l->b[j];
             yb[F + j] = xb[F + j];
         }
     }

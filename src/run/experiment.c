@@ -21,6 +21,7 @@
 #include "run/defenses.h"
 #include "data/load.h"
 #include "data/pngdir.h"
+#include "data/records/samples.h"
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "io/png.h"
@@ -379,6 +380,34 @@ static Status attack_error_ctx(Status st, const Run *r, const char *config_path)
     return line ? bl_fail_ctx(st, "%s:%d", config_path, line) : bl_fail_ctx(st, "%s", config_path);
 }
 
+// Split a comma-separated list in place into items (at most max); their number.
+static int split_list(char *text, const char **items, int max) {
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(text, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+        items[n++] = t;
+    return n;
+}
+
+// The configured dataset: a named one, or csv:PATH with the [data] csv keys turned into the reader's options.
+static Status load_configured_data(const CfgData *d, DatasetPair *out) {
+    if (strcmp(d->dataset, "csv") != 0)
+        return dataset_load(d->dataset, d->path, d->train_subset, d->test_subset, out);
+    enum { MAX_ITEMS = 256 };
+    char feat[1024], miss[256], cat[1024];
+    const char *fi[MAX_ITEMS], *mi[MAX_ITEMS], *ci[MAX_ITEMS];
+    snprintf(feat, sizeof feat, "%s", d->feature_columns);
+    snprintf(miss, sizeof miss, "%s", d->missing_values);
+    snprintf(cat, sizeof cat, "%s", d->categorical_columns);
+    CsvOptions o = {.label_column = d->label_column, .test_fraction = d->test_fraction, .seed = d->split_seed};
+    if ((o.nfeature_columns = split_list(feat, fi, MAX_ITEMS))) o.feature_columns = fi;
+    if ((o.ncategorical_columns = split_list(cat, ci, MAX_ITEMS))) o.categorical_columns = ci;
+    if (d->missing_values_set) { // "none": no marker at all; otherwise the listed ones
+        o.missing_values = mi;
+        o.nmissing_values = strcmp(miss, "none") ? split_list(miss, mi, MAX_ITEMS) : 0;
+    }
+    return dataset_load_csv(d->path, &o, d->train_subset, d->test_subset, out);
+}
+
 // Load the config, the data, the split and the poison; shared by run/train/eval.
 static Status prepare(Run *r, const char *config_path, const ExperimentConfig *loaded, int threads_override,
                       int need_train) {
@@ -401,8 +430,7 @@ static Status prepare(Run *r, const char *config_path, const ExperimentConfig *l
         DsmKind kind = !strcmp(r->cfg.data.dataset, "mnist10k") ? DSM_KIND_MNIST10K : DSM_KIND_IDX;
         if ((st = dsm_require(dir, kind, r->cfg.data.manifest))) return st;
     }
-    st = dataset_load(r->cfg.data.dataset, r->cfg.data.path, r->cfg.data.train_subset, r->cfg.data.test_subset,
-                      &r->data);
+    st = load_configured_data(&r->cfg.data, &r->data);
     if (st) return st;
     const AttackSpec *a = &r->cfg.attack;
     uint64_t seed = r->cfg.experiment.seed;
@@ -559,8 +587,15 @@ Status experiment_run(const ExperimentOptions *opt) {
         if ((st = poison_manifest_write_csv(&r.manifest, path))) goto done_metrics;
         char phash[65];
         if (sha256_file_hex(path, phash) == BL_OK) manifest_add_hash(manifest, "poison_manifest_sha256", phash);
-        path_join(path, sizeof path, r.dir, "samples.png");
-        if ((st = write_samples_png(&r, path))) goto done_metrics;
+        if (r.data.test.kind == DS_RECORDS) { // records: a table of clean and triggered records
+            char md[4200];
+            path_join(path, sizeof path, r.dir, "samples.csv");
+            path_join(md, sizeof md, r.dir, "samples.md");
+            if ((st = records_write_samples(path, md, &r.data.test, &r.triggered_test))) goto done_metrics;
+        } else {
+            path_join(path, sizeof path, r.dir, "samples.png");
+            if ((st = write_samples_png(&r, path))) goto done_metrics;
+        }
     }
     path_join(path, sizeof path, r.dir, "epochs.csv");
     if ((st = write_file_atomic(path, r.epochs_csv, r.epochs_len))) goto done_metrics;
