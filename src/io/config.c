@@ -944,9 +944,6 @@ static int cfg_check(CfgParse *p) {
         if (strcmp(c->data.dataset, "csv") != 0 && p->seen[csv_only[j]])
             return cp_fail(p, p->seen[csv_only[j]], "data", cfg_keys[csv_only[j]].name,
                            "applies only to dataset = csv:PATH (dataset is %s); remove it", c->data.dataset);
-    if (!strcmp(c->data.dataset, "csv") && !c->data.label_column[0])
-        return cp_fail(p, p->seen[K_DATA_DATASET], "data", "dataset",
-                       "csv:PATH needs label_column = NAME (or a 0-based index) in [data]");
     if (!strcmp(c->data.dataset, "csv") && strchr(c->data.path, ',') &&
         (p->seen[K_DATA_TEST_FRACTION] || p->seen[K_DATA_SPLIT_SEED]))
         return cp_fail(p, BL_MAX(p->seen[K_DATA_TEST_FRACTION], p->seen[K_DATA_SPLIT_SEED]), "data",
@@ -1212,7 +1209,7 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     if (cfg->data.test_subset > 0) fprintf(f, "test_subset = %d\n", cfg->data.test_subset);
     if (cfg->data.manifest[0]) fprintf(f, "dataset_manifest = %s\n", cfg->data.manifest);
     if (!strcmp(cfg->data.dataset, "csv")) {
-        fprintf(f, "label_column = %s\n", cfg->data.label_column);
+        if (cfg->data.label_column[0]) fprintf(f, "label_column = %s\n", cfg->data.label_column);
         if (cfg->data.feature_columns[0]) fprintf(f, "feature_columns = %s\n", cfg->data.feature_columns);
         if (cfg->data.missing_values_set) fprintf(f, "missing_values = %s\n", cfg->data.missing_values);
         if (cfg->data.categorical_columns[0])

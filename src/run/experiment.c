@@ -392,6 +392,9 @@ static int split_list(char *text, const char **items, int max) {
 static Status load_configured_data(const CfgData *d, DatasetPair *out) {
     if (strcmp(d->dataset, "csv") != 0)
         return dataset_load(d->dataset, d->path, d->train_subset, d->test_subset, out);
+    if (!d->label_column[0])
+        return bl_fail(BL_ERR_USAGE, "dataset = csv:%s needs [data] label_column = NAME (or a 0-based index)",
+                       d->path);
     enum { MAX_ITEMS = 256 };
     char feat[1024], miss[256], cat[1024];
     const char *fi[MAX_ITEMS], *mi[MAX_ITEMS], *ci[MAX_ITEMS];
