@@ -76,7 +76,8 @@ typedef struct {
     double *anomaly_index; // (K) e.g. MAD anomaly index (positive = smaller than the median)
     int nflagged;          // number of flagged labels
     int flagged[256];      // flagged labels
-    float *reversed_mask;  // (K, H, W) optional: reversed trigger masks in [0,1] (for the Jaccard overlap)
+    float *reversed_mask;  // (K, H, W) optional: reversed trigger masks in [0,1] (for the Jaccard overlap);
+                           // records: (K, F), one entry per feature
     // DEF_INPUTS: one score per input (higher = more suspicious) and thresholds the defender chose from its
     // clean split for each target false-rejection rate in defense_frr_targets.
     float *input_score;    // (inputs->n)

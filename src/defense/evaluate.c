@@ -116,25 +116,45 @@ Status eval_read_poison_csv(const char *path, const Dataset *train, uint8_t *is_
     return st;
 }
 
+int eval_mask_len(const Dataset *d) { return d->kind == DS_RECORDS ? d->c : d->h * d->w; }
+
 int eval_trigger_mask(const Dataset *test, const Dataset *triggered, uint8_t *mask) {
-    if (!test || !triggered || test->n != triggered->n || test->n < 1 || test->c != triggered->c ||
-        test->h != triggered->h || test->w != triggered->w)
+    if (!test || !triggered || test->n != triggered->n || test->n < 1 || test->kind != triggered->kind ||
+        test->c != triggered->c || test->h != triggered->h || test->w != triggered->w)
         return 0;
-    const int hw = test->h * test->w, sz = ds_sample_size(test);
-    int *cnt = calloc((size_t)hw, sizeof(int));
+    const int L = eval_mask_len(test), sz = ds_sample_size(test);
+    int *cnt = calloc((size_t)L, sizeof(int));
     if (!cnt) return 0;
     for (int i = 0; i < test->n; i++) {
+        if (test->kind == DS_RECORDS) { // a feature is in the footprint when its value or its missing flag changed
+            const size_t o = (size_t)i * sz;
+            for (int j = 0; j < L; j++)
+                cnt[j] += test->features[o + j] != triggered->features[o + j] ||
+                          test->missing[o + j] != triggered->missing[o + j];
+            continue;
+        }
         const uint8_t *a = test->images + (size_t)i * sz, *b = triggered->images + (size_t)i * sz;
-        for (int p = 0; p < hw; p++) {
+        for (int p = 0; p < L; p++) {
             int diff = 0;
-            for (int ch = 0; ch < test->c; ch++) diff |= a[ch * hw + p] != b[ch * hw + p];
+            for (int ch = 0; ch < test->c; ch++) diff |= a[ch * L + p] != b[ch * L + p];
             cnt[p] += diff;
         }
     }
     int set = 0;
-    for (int p = 0; p < hw; p++) set += mask[p] = 2 * cnt[p] >= test->n;
+    for (int p = 0; p < L; p++) set += mask[p] = 2 * cnt[p] >= test->n;
     free(cnt);
     return set;
+}
+
+// Copy sample i of src into position k of dst (same kind and shape).
+static void copy_sample(Dataset *dst, int k, const Dataset *src, int i) {
+    const size_t sz = (size_t)ds_sample_size(src);
+    if (src->kind == DS_RECORDS) {
+        memcpy(dst->features + (size_t)k * sz, src->features + (size_t)i * sz, sz * sizeof(float));
+        memcpy(dst->missing + (size_t)k * sz, src->missing + (size_t)i * sz, sz);
+    } else {
+        memcpy(dst->images + (size_t)k * sz, src->images + (size_t)i * sz, sz);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -223,18 +243,18 @@ Status eval_make_inputs(const DefenseRunData *rd, EvalInputs *out) {
     int nc = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, n) : n;
     int nt = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, ntr) : ntr;
     int total = nc + nt, *order = malloc((size_t)total * sizeof(int));
-    Status st = order ? ds_alloc(&out->set, total, test->c, test->h, test->w, test->num_classes)
-                      : bl_fail(BL_ERR_RUN, "out of memory");
+    Status st = !order                      ? bl_fail(BL_ERR_RUN, "out of memory")
+                : test->kind == DS_RECORDS ? ds_alloc_records(&out->set, total, test->c, test->num_classes, test->schema)
+                                           : ds_alloc(&out->set, total, test->c, test->h, test->w, test->num_classes);
     out->triggered = malloc((size_t)total);
     out->test_index = malloc((size_t)total * sizeof(int));
     if (!st && (!out->triggered || !out->test_index)) st = bl_fail(BL_ERR_RUN, "out of memory");
     if (!st) {
         for (int i = 0; i < total; i++) order[i] = i;
         rng_shuffle_int(&r, order, total); // position says nothing about which inputs are triggered
-        const int sz = ds_sample_size(test);
         for (int k = 0; k < total; k++) {
             int is_trig = order[k] >= nc, ti = is_trig ? tr[order[k] - nc] : cl[order[k]];
-            memcpy(out->set.images + (size_t)k * sz, (is_trig ? trig : test)->images + (size_t)ti * sz, (size_t)sz);
+            copy_sample(&out->set, k, is_trig ? trig : test, ti);
             out->set.labels[k] = 0;         // the defender does not know the labels
             out->set.orig_index[k] = k;     // nor where the input came from
             out->triggered[k] = (uint8_t)is_trig;
@@ -368,7 +388,7 @@ static void eval_model_level(const DefenseResult *r, const DefenseRunData *rd, c
         // on the clean model there is no backdoor to find: "found" there is a false alarm on the target label
         cJSON_AddBoolToObject(o, "target_found", found);
         if (r->reversed_mask && t < K && rd->test) {
-            int hw = rd->test->h * rd->test->w;
+            int hw = eval_mask_len(rd->test); // pixels, or features for records
             uint8_t *tm = malloc((size_t)hw);
             if (tm && eval_trigger_mask(rd->test, rd->triggered_test, tm) > 0) {
                 const float *m = r->reversed_mask + (size_t)t * hw;

@@ -93,9 +93,13 @@ typedef struct {
 Status eval_make_inputs(const DefenseRunData *rd, EvalInputs *out);
 void eval_inputs_free(EvalInputs *s);
 
-// The trigger's footprint mask (h, w), learnt from the data so it works for any attack: 1 where the triggered
-// copy differs from the clean image (in any channel) for at least half of the test images. Returns the number
-// of pixels set (0 when the sets do not match in size or shape).
+// Length of a trigger footprint mask on d: h*w pixels for images, c features for records.
+int eval_mask_len(const Dataset *d);
+
+// The trigger's footprint mask (eval_mask_len: (h, w) for images, (F) for records), learnt from the data so it
+// works for any attack: 1 where the triggered copy differs from the clean sample (an image in any channel; a
+// record in value or missing flag) for at least half of the test samples. Returns the number of pixels or
+// features set (0 when the sets do not match in size, kind or shape).
 int eval_trigger_mask(const Dataset *test, const Dataset *triggered, uint8_t *mask);
 
 #endif

@@ -26,9 +26,10 @@ static void forward_chunk(Model *m, const Dataset *d, const int *idx, int start,
 // Forward n samples in batches; copy `width` floats per sample from acts[layer] into out (n, width).
 static Status forward_copy(Model *m, const Dataset *d, const int *idx, int n, int layer, int width, float *out) {
     if (n < 0) return bl_fail(BL_ERR_USAGE, "features: negative sample count");
-    if (ds_sample_size(d) != (int)shape_size(m->input))
-        return bl_fail(BL_ERR_DATA, "features: dataset samples (%dx%dx%d) do not match the model's input", d->c,
-                       d->h, d->w);
+    Shape in = train_input_shape(d); // records: (2F,1,1), values then missing flags
+    if (shape_size(in) != shape_size(m->input))
+        return bl_fail(BL_ERR_DATA, "features: dataset samples (%s, %dx%dx%d) do not match the model's input",
+                       ds_kind_name(d->kind), d->c, d->h, d->w);
     int *tmp_idx = malloc((size_t)m->max_batch * sizeof(int));
     uint8_t *tmp_y = malloc((size_t)m->max_batch);
     if (!tmp_idx || !tmp_y) {

@@ -1,0 +1,254 @@
+// test_defense_records.c: the defences that run on feature records (issue 14), on small synthetic records.
+//
+// Records here have F = 8 features, each 50 + 10 N(0,1) in "file units"; the label is 1 when x1 + x2 > 100.
+// The backdoor is an out-of-bounds value on feature 0 (200, far beyond the clean range) relabelled 0: the
+// tabular attack's out-of-bounds mode. Models start with the frozen standardize layer, as the mlp preset does,
+// and get its statistics from train_fit_input, so a detector sees what it sees on a real records run.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "core/rng.h"
+#include "defense/defense.h"
+#include "defense/evaluate.h"
+#include "defense/features.h"
+#include "train/train.h"
+
+enum { F = 8 };
+#define TRIGGER_VALUE 200.0f
+
+// n records; poison[i] (may be NULL) stamps the trigger and sets label 0; missing_rate: each value of
+// features 4..7 is missing with this probability (stored as 0 with its flag set, as the readers do).
+static void make_records(Dataset *d, int n, const uint8_t *poison, double missing_rate, uint64_t seed) {
+    assert_int_equal(ds_alloc_records(d, n, F, 2, NULL), BL_OK);
+    Rng r = rng_stream(seed, "test-records");
+    for (int i = 0; i < n; i++) {
+        float *x = d->features + (size_t)i * F;
+        for (int j = 0; j < F; j++) x[j] = (float)(50 + 10 * rng_normal(&r));
+        d->labels[i] = x[1] + x[2] > 100;
+        for (int j = 4; j < F; j++)
+            if (missing_rate > 0 && rng_uniform(&r) < missing_rate) x[j] = 0, d->missing[(size_t)i * F + j] = 1;
+        if (poison && poison[i]) x[0] = TRIGGER_VALUE, d->labels[i] = 0;
+    }
+}
+
+// The same records with the trigger stamped on every one (labels kept, as the triggered test set).
+static void stamp_all(const Dataset *src, Dataset *dst) {
+    assert_int_equal(ds_copy(src, dst), BL_OK);
+    for (int i = 0; i < dst->n; i++) dst->features[(size_t)i * F] = TRIGGER_VALUE;
+}
+
+static void build_model(Model *m, const char *desc, const Dataset *fit) {
+    assert_int_equal(model_build(m, desc, train_input_shape(fit), 2, 64), BL_OK);
+    model_init_params(m, 7);
+    assert_int_equal(train_fit_input(m, fit), BL_OK);
+}
+
+// "standardize, dense 2" set by hand: class 1's logit is 2 (z1 + z2) (the clean task); with backdoor = 1 a
+// standardised feature 0 above 4 (only the trigger gets there) adds about 40 to class 0.
+static void set_linear_model(Model *m, const Dataset *fit, int backdoor) {
+    build_model(m, "standardize, dense 2", fit);
+    Layer *l = &m->layers[1];
+    memset(l->w, 0, l->nweight * sizeof(float));
+    memset(l->b, 0, l->nbias * sizeof(float));
+    l->w[1 * 2 * F + 1] = l->w[1 * 2 * F + 2] = 2;
+    if (backdoor) l->w[0 * 2 * F + 0] = 8, l->b[0] = -32; // 8 z0 - 32: about -40 for clean, +80 when triggered
+}
+
+static DefenseResult run_defense(const char *name, const char *const *settings, Model *m, const Dataset *train,
+                                 const Dataset *clean, const Dataset *inputs, Status want) {
+    const DefenseOps *ops = defense_find(name);
+    assert_non_null(ops);
+    assert_true(ops->kinds & DS_KIND_BIT(DS_RECORDS));
+    DefenseParams p;
+    assert_int_equal(defense_params_resolve(ops, settings, &p), BL_OK);
+    TrainOptions to = {.epochs = 5, .batch = 32, .opt = {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}, .seed = 5};
+    DefenseContext ctx = {.model = m, .train = train, .clean = clean, .inputs = inputs, .model_desc = m->desc,
+                          .train_opts = &to, .seed = 3, .params = &p, .out_dir = "/tmp"};
+    DefenseResult r;
+    memset(&r, 0, sizeof r);
+    Status st = ops->run(&ctx, &r);
+    if (st != want) fprintf(stderr, "defence %s: status %d (%s)\n", name, st, bl_errmsg());
+    assert_int_equal(st, want);
+    return r;
+}
+
+// 600 records, every tenth (i % 10 == 3) poisoned when poisoned = 1: 60 records, all labelled 0.
+static void poisoned_set(Dataset *d, uint8_t *truth, int poisoned) {
+    for (int i = 0; i < 600; i++) truth[i] = poisoned && i % 10 == 3;
+    make_records(d, 600, truth, 0, 11);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// sample-level detectors on the standardize layer's output (the penultimate representation of a logreg)
+
+static void test_ac_spectral(void **state) {
+    (void)state;
+    Dataset d;
+    uint8_t truth[600];
+    Model m;
+    poisoned_set(&d, truth, 1);
+    build_model(&m, "standardize, dense 2", &d);
+    DefenseResult r = run_defense("ac", NULL, &m, &d, NULL, NULL, BL_OK);
+    DetectionCounts c = eval_detection(r.sample_flag, truth, d.n);
+    assert_int_equal(c.tp, 60); // the out-of-bounds records are label 0's small cluster
+    assert_int_equal(c.fp, 0);
+    assert_true(eval_auroc(r.sample_score, truth, d.n) > 0.99);
+    defense_result_free(&r);
+    const char *eps[] = {"eps=0.15", NULL}; // removes 1.5 * 0.15 of each label: more than label 0's poison
+    r = run_defense("spectral", eps, &m, &d, NULL, NULL, BL_OK);
+    c = eval_detection(r.sample_flag, truth, d.n);
+    assert_int_equal(c.tp, 60);
+    assert_true(eval_auroc(r.sample_score, truth, d.n) > 0.95);
+    defense_result_free(&r);
+    model_free(&m);
+    ds_free(&d);
+    // clean case: AC finds no small cluster
+    poisoned_set(&d, truth, 0);
+    build_model(&m, "standardize, dense 2", &d);
+    r = run_defense("ac", NULL, &m, &d, NULL, NULL, BL_OK);
+    for (int i = 0; i < d.n; i++) assert_int_equal(r.sample_flag[i], 0);
+    defense_result_free(&r);
+    model_free(&m);
+    ds_free(&d);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// input-level detectors: 300 clean pool records; inputs 0..199 clean, 200..399 triggered
+
+static void input_sets(Dataset *pool, Dataset *in, uint8_t *trig, double missing_rate) {
+    make_records(pool, 300, NULL, missing_rate, 1);
+    Dataset base;
+    make_records(&base, 400, NULL, missing_rate, 2);
+    assert_int_equal(ds_copy(&base, in), BL_OK);
+    for (int i = 0; i < 400; i++) {
+        trig[i] = i >= 200;
+        if (trig[i]) in->features[(size_t)i * F] = TRIGGER_VALUE;
+        in->labels[i] = 0; // the defender does not know them
+    }
+    ds_free(&base);
+}
+
+static void check_input_detector(const char *name, const char *const *settings, double missing_rate,
+                                 double min_auroc) {
+    Dataset pool, in;
+    uint8_t trig[400];
+    input_sets(&pool, &in, trig, missing_rate);
+    for (int backdoor = 0; backdoor <= 1; backdoor++) {
+        Model m;
+        set_linear_model(&m, &pool, backdoor);
+        DefenseResult r = run_defense(name, settings, &m, NULL, &pool, &in, BL_OK);
+        double au = eval_auroc(r.input_score, trig, 400);
+        if (backdoor) {
+            if (au <= min_auroc) fprintf(stderr, "%s: AUROC %.3f\n", name, au);
+            assert_true(au > min_auroc); // must catch
+        } else {
+            assert_true(au > 0.3 && au < 0.7); // no backdoor, nothing to see
+        }
+        for (int f = 1; f < DEFENSE_NFRR; f++) assert_true(r.thresholds[f] <= r.thresholds[f - 1]);
+        defense_result_free(&r);
+        model_free(&m);
+    }
+    ds_free(&pool);
+    ds_free(&in);
+}
+
+static void test_confidence(void **state) {
+    (void)state;
+    check_input_detector("confidence", NULL, 0.1, 0.9);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The evaluator on records: the screened inputs are records (values and missing flags copied, labels zeroed),
+// the trigger footprint is a feature mask, and a whole run_and_evaluate writes its summary.
+
+static void test_evaluator_records(void **state) {
+    (void)state;
+    Dataset test, trig;
+    make_records(&test, 100, NULL, 0.2, 8);
+    stamp_all(&test, &trig);
+    AttackSpec a;
+    memset(&a, 0, sizeof a);
+    a.enabled = 1, a.label_mode = LABEL_ALL2ONE, a.target = 0;
+    DefenseRunData rd = {.test = &test, .triggered_test = &trig, .attack = &a, .seed = 1, .max_inputs = 30};
+    EvalInputs in;
+    assert_int_equal(eval_make_inputs(&rd, &in), BL_OK);
+    assert_int_equal(in.set.kind, DS_RECORDS);
+    assert_int_equal(in.set.c, F);
+    assert_null(in.set.images);
+    for (int i = 0; i < in.set.n; i++) {
+        const int t = in.test_index[i];
+        assert_int_equal(in.set.labels[i], 0);
+        assert_memory_equal(in.set.missing + (size_t)i * F, test.missing + (size_t)t * F, F);
+        assert_true(in.set.features[(size_t)i * F + 1] == test.features[(size_t)t * F + 1]);
+        assert_int_equal(in.set.features[(size_t)i * F] == TRIGGER_VALUE, in.triggered[i]);
+    }
+    eval_inputs_free(&in);
+    assert_int_equal(eval_mask_len(&test), F);
+    uint8_t mask[F];
+    assert_int_equal(eval_trigger_mask(&test, &trig, mask), 1);
+    assert_int_equal(mask[0], 1);
+
+    // the whole evaluation on a poisoned records training set
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/bl_defrec_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    Dataset train, clean_train, defender;
+    uint8_t truth[600], none[600];
+    poisoned_set(&train, truth, 1);
+    poisoned_set(&clean_train, none, 0);
+    make_records(&defender, 60, NULL, 0, 12);
+    char path[256];
+    snprintf(path, sizeof path, "%s/poison.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "index,original_label,new_label\n");
+    for (int i = 0; i < 600; i++)
+        if (truth[i]) fprintf(f, "%d,1,0\n", train.orig_index[i]);
+    fclose(f);
+    Model bd, cl;
+    set_linear_model(&bd, &clean_train, 1); // standardised on clean statistics, so the trigger fires
+    set_linear_model(&cl, &clean_train, 0);
+    rd = (DefenseRunData){.backdoor = &bd, .clean = &cl, .train = &train, .train_clean = &clean_train,
+                          .defender = &defender, .model_desc = bd.desc, .seed = 1, .test = &test,
+                          .triggered_test = &trig, .attack = &a, .poison_csv = path, .max_inputs = 50};
+    const char *names[] = {"ac", "confidence"};
+    for (size_t k = 0; k < BL_ARRAY_LEN(names); k++) {
+        char out[256];
+        snprintf(out, sizeof out, "%s/defense/%s", dir, names[k]);
+        cJSON *sum = NULL;
+        assert_int_equal(defense_run_and_evaluate(names[k], NULL, &rd, out, NULL, &sum), BL_OK);
+        cJSON *au = cJSON_GetObjectItemCaseSensitive(sum, "auroc");
+        assert_true(cJSON_IsNumber(au));
+        assert_true(au->valuedouble > 0.9);
+        assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sum, "clean_model")));
+        cJSON_Delete(sum);
+    }
+    model_free(&bd);
+    model_free(&cl);
+    ds_free(&train);
+    ds_free(&clean_train);
+    ds_free(&defender);
+    ds_free(&test);
+    ds_free(&trig);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ac_spectral),
+        cmocka_unit_test(test_confidence),
+        cmocka_unit_test(test_evaluator_records),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
