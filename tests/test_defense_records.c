@@ -121,6 +121,37 @@ static void test_ac_spectral(void **state) {
     ds_free(&d);
 }
 
+// Loss isolation trains a fresh model, whose standardize layer must be fitted to the training set. Clean records
+// get random labels (a task much harder than the backdoor: ABL's premise); the poisoned twentieth carries the
+// out-of-bounds trigger and label 0.
+static void test_loss_isolation(void **state) {
+    (void)state;
+    const int n = 600;
+    Dataset d;
+    uint8_t truth[600];
+    for (int i = 0; i < n; i++) truth[i] = i % 20 == 0;
+    make_records(&d, n, truth, 0.1, 5);
+    Rng r = rng_stream(5, "test-li");
+    for (int i = 0; i < n; i++)
+        if (!truth[i]) d.labels[i] = (uint8_t)rng_below(&r, 2);
+    Model m;
+    build_model(&m, "standardize, dense 16, relu, dense 2", &d);
+    const char *abl[] = {"epochs=10", "ratio=0.05", "score=1", NULL};
+    DefenseResult res = run_defense("loss-isolation", abl, &m, &d, NULL, NULL, BL_OK);
+    long flagged = 0;
+    for (int i = 0; i < n; i++) flagged += res.sample_flag[i];
+    assert_int_equal(flagged, 30); // ratio * n
+    assert_true(eval_auroc(res.sample_score, truth, n) > 0.95);
+    assert_true(eval_detection(res.sample_flag, truth, n).tpr >= 0.7);
+    defense_result_free(&res);
+    const char *drop[] = {"epochs=10", "ratio=0.05", NULL};
+    res = run_defense("loss-isolation", drop, &m, &d, NULL, NULL, BL_OK);
+    assert_true(eval_auroc(res.sample_score, truth, n) > 0.85);
+    defense_result_free(&res);
+    ds_free(&d);
+    model_free(&m);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // input-level detectors: 300 clean pool records; inputs 0..199 clean, 200..399 triggered
 
@@ -247,6 +278,7 @@ static void test_evaluator_records(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ac_spectral),
+        cmocka_unit_test(test_loss_isolation),
         cmocka_unit_test(test_confidence),
         cmocka_unit_test(test_evaluator_records),
     };

@@ -36,7 +36,7 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps loss_isolation_defense = {
     .name = "loss-isolation",
     .level = DEF_SAMPLES,
-    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "loss-based isolation (after Anti-Backdoor Learning): samples learnt fastest by a fresh model",
@@ -94,6 +94,11 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out) 
     Status st = model_build(&m, ctx->model_desc, ctx->model->input, ctx->model->num_classes, BL_MAX(batch, 64));
     if (st) return bl_fail_ctx(st, "loss-isolation: building the fresh model");
     model_init_params(&m, ctx->seed);
+    // records: the frozen standardize layer gets the statistics of the set it is trained on (a no-op for images)
+    if ((st = train_fit_input(&m, tr))) {
+        model_free(&m);
+        return bl_fail_ctx(st, "loss-isolation: fitting the input layer");
+    }
     Optimizer opt;
     memset(&opt, 0, sizeof opt);
     int *order = malloc((size_t)n * sizeof(int)), *tmp_idx = malloc((size_t)m.max_batch * sizeof(int));
