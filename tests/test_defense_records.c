@@ -20,6 +20,7 @@
 #include "defense/defense.h"
 #include "defense/evaluate.h"
 #include "defense/features.h"
+#include "defense/mitigate.h"
 #include "train/train.h"
 
 enum { F = 8 };
@@ -198,6 +199,75 @@ static void test_confidence(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// mitigations on a trained mlp: they repair a copy, leave the frozen standardize statistics alone, and
+// fine-pruning prunes the last hidden dense layer's units when there is no conv layer
+
+static void train_backdoored_mlp(Model *m, Dataset *d, uint8_t *truth) {
+    poisoned_set(d, truth, 1);
+    build_model(m, "standardize, dense 16, relu, dense 16, relu, dense 2", d);
+    TrainOptions o = {.epochs = 30, .batch = 32, .opt = {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                      .eps = 1e-8}, .seed = 5};
+    assert_int_equal(train_model(m, d, &o), BL_OK);
+}
+
+static void test_mitigations(void **state) {
+    (void)state;
+    Dataset d, pool, trig;
+    uint8_t truth[600];
+    Model m;
+    train_backdoored_mlp(&m, &d, truth);
+    make_records(&pool, 200, NULL, 0, 21);
+    stamp_all(&pool, &trig);
+    assert_true(mit_accuracy(&m, &pool) > 0.9);
+    uint8_t *pred = malloc(200);
+    predict(&m, &trig, pred, NULL);
+    int hit = 0;
+    for (int i = 0; i < 200; i++) hit += pred[i] == 0;
+    assert_true(hit > 190); // the backdoor is in
+    const size_t nfrozen = m.nfrozen;
+    assert_true(nfrozen == 2 * F); // standardize: mean and 1/std of each feature
+    const char *ft_set[] = {"epochs=5", NULL};
+    DefenseResult r = run_defense("fine-tune", ft_set, &m, &d, &pool, NULL, BL_OK);
+    assert_non_null(r.repaired);
+    assert_memory_equal(r.repaired->params, m.params, nfrozen * sizeof(float)); // frozen statistics untouched
+    assert_true(mit_accuracy(r.repaired, &pool) > 0.85);
+    defense_result_free(&r);
+
+    r = run_defense("fine-prune", ft_set, &m, &d, &pool, NULL, BL_OK);
+    assert_non_null(r.repaired);
+    cJSON *ex = r.extra_json;
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ex, "layer_kind")->valuestring, "dense");
+    const int layer = cJSON_GetObjectItemCaseSensitive(ex, "conv_layer")->valueint;
+    assert_int_equal(layer, 3); // standardize, dense, relu, [dense 16], relu, dense 2
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ex, "channels")->valueint, 16);
+    const int pruned = cJSON_GetObjectItemCaseSensitive(ex, "pruned")->valueint;
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(ex, "prune_order");
+    const cJSON *curve = cJSON_GetObjectItemCaseSensitive(ex, "defender_ca_curve");
+    const double ca0 = cJSON_GetArrayItem(curve, 0)->valuedouble;
+    for (int k = 1; k <= pruned; k++) // within the budget (relative 10%) up to the stopping point
+        assert_true(ca0 - cJSON_GetArrayItem(curve, k)->valuedouble <= 0.1 * ca0 + 1e-9);
+    const Layer *l = &r.repaired->layers[layer];
+    for (int k = 0; k < pruned; k++) { // pruned units held at zero through fine-tuning: weight row and bias
+        int u = cJSON_GetArrayItem(order, k)->valueint;
+        for (int j = 0; j < 16; j++) assert_true(l->w[(size_t)u * 16 + j] == 0.0f);
+        assert_true(l->b[u] == 0.0f);
+    }
+    assert_memory_equal(r.repaired->params, m.params, nfrozen * sizeof(float));
+    defense_result_free(&r);
+    model_free(&m);
+    // a logreg has no hidden layer to prune: a clear error
+    build_model(&m, "standardize, dense 2", &d);
+    r = run_defense("fine-prune", NULL, &m, &d, &pool, NULL, BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "hidden dense layer"));
+    defense_result_free(&r);
+    model_free(&m);
+    free(pred);
+    ds_free(&d);
+    ds_free(&pool);
+    ds_free(&trig);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // The evaluator on records: the screened inputs are records (values and missing flags copied, labels zeroed),
 // the trigger footprint is a feature mask, and a whole run_and_evaluate writes its summary.
 
@@ -251,12 +321,31 @@ static void test_evaluator_records(void **state) {
     rd = (DefenseRunData){.backdoor = &bd, .clean = &cl, .train = &train, .train_clean = &clean_train,
                           .defender = &defender, .model_desc = bd.desc, .seed = 1, .test = &test,
                           .triggered_test = &trig, .attack = &a, .poison_csv = path, .max_inputs = 50};
-    const char *names[] = {"ac", "confidence"};
+    Model bm, cm; // fine-prune needs a hidden layer: trained mlps
+    Dataset tmp;
+    uint8_t t2[600];
+    train_backdoored_mlp(&bm, &tmp, t2);
+    ds_free(&tmp);
+    build_model(&cm, "standardize, dense 16, relu, dense 16, relu, dense 2", &clean_train);
+    TrainOptions o = {.epochs = 10, .batch = 32, .opt = {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                      .eps = 1e-8}, .seed = 5};
+    assert_int_equal(train_model(&cm, &clean_train, &o), BL_OK);
+    const char *names[] = {"ac", "confidence", "fine-prune"};
     for (size_t k = 0; k < BL_ARRAY_LEN(names); k++) {
         char out[256];
         snprintf(out, sizeof out, "%s/defense/%s", dir, names[k]);
         cJSON *sum = NULL;
+        const int mlp = !strcmp(names[k], "fine-prune");
+        rd.backdoor = mlp ? &bm : &bd, rd.clean = mlp ? &cm : &cl;
         assert_int_equal(defense_run_and_evaluate(names[k], NULL, &rd, out, NULL, &sum), BL_OK);
+        if (!strcmp(names[k], "fine-prune")) { // the evaluator replays the dense ranking for the prune curve
+            cJSON *pc = cJSON_GetObjectItemCaseSensitive(sum, "prune_curve");
+            assert_true(cJSON_IsObject(pc));
+            assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pc, "test_asr")) == 17);
+            assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(sum, "asr_after")));
+            cJSON_Delete(sum);
+            continue;
+        }
         cJSON *au = cJSON_GetObjectItemCaseSensitive(sum, "auroc");
         assert_true(cJSON_IsNumber(au));
         assert_true(au->valuedouble > 0.9);
@@ -265,6 +354,8 @@ static void test_evaluator_records(void **state) {
     }
     model_free(&bd);
     model_free(&cl);
+    model_free(&bm);
+    model_free(&cm);
     ds_free(&train);
     ds_free(&clean_train);
     ds_free(&defender);
@@ -280,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_ac_spectral),
         cmocka_unit_test(test_loss_isolation),
         cmocka_unit_test(test_confidence),
+        cmocka_unit_test(test_mitigations),
         cmocka_unit_test(test_evaluator_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

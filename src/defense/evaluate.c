@@ -818,8 +818,9 @@ static int prune_info_read(const cJSON *o, const Model *m, PruneInfo *p, char *n
     const int U = cJSON_GetArraySize(ord);
     const char *bad = NULL;
     if (!cJSON_IsNumber(cv) || !cJSON_IsNumber(st)) bad = "conv_layer or pruned missing";
-    else if (cv->valueint < 0 || cv->valueint >= m->nlayers || strcmp(m->layers[cv->valueint].ops->name, "conv"))
-        bad = "conv_layer is not a conv layer of the model";
+    else if (cv->valueint < 0 || cv->valueint >= m->nlayers ||
+             (strcmp(m->layers[cv->valueint].ops->name, "conv") && strcmp(m->layers[cv->valueint].ops->name, "dense")))
+        bad = "conv_layer is not a conv or dense layer of the model";
     else if (U < 1 || U != m->layers[cv->valueint].units) bad = "prune_order does not list every channel";
     else if (st->valueint < 0 || st->valueint > U) bad = "pruned is out of range";
     if (bad) {
@@ -956,8 +957,9 @@ static void plot_prune_curve(const char *dir, const char *base, const char *who,
     text_printf(&gp, "set terminal png truecolor size 960,580\nset output '%s'\nset datafile separator ','\n", png);
     text_printf(&gp, "set grid\nset key below horizontal maxcols 3\nset xrange [-0.5:%g]\nset yrange [0:1.05]\n"
                      "set xtics %d\nset ytics 0.1\n", U + 0.5, U >= 16 ? 4 : 1);
-    text_printf(&gp, "set xlabel 'channels of layer %d pruned (ascending mean clean activation)'\n"
-                     "set ylabel 'accuracy / attack success rate'\n", p.conv);
+    const char *what = strcmp(orig->layers[p.conv].ops->name, "dense") ? "channels" : "units"; // records: dense
+    text_printf(&gp, "set xlabel '%s of layer %d pruned (ascending mean clean activation)'\n"
+                     "set ylabel 'accuracy / attack success rate'\n", what, p.conv);
     text_printf(&gp, "set title \"fine-pruning, %s: stops at %d of %d channels", who, p.stop, U);
     if (isfinite(ca_after)) text_printf(&gp, "\\nafter fine-tuning (full test set): CA %.2f%%", 100 * ca_after);
     if (isfinite(asr_after)) text_printf(&gp, ", ASR %.2f%%", 100 * asr_after);

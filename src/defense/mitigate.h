@@ -103,8 +103,9 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
 //
 // fine-prune's DefenseResult.extra_json carries, besides its own diagnostics, what the evaluator needs to replay
 // the pruning on the original model (defense/evaluate.c reads these keys from any mitigation that sets them):
-//   conv_layer         index of the pruned conv layer
-//   channels           its number of output channels U
+//   conv_layer         index of the pruned layer: the last conv layer, or the last hidden dense layer when the
+//                      model has no conv layer (records); layer_kind says which ("conv" or "dense")
+//   channels           its number of output channels (dense: units) U
 //   pruned             the stopping point: channels pruned in the repaired model (0..U)
 //   prune_order        (U) every channel in pruning order (the whole ranking, not only up to the stopping point)
 //   mean_activation    (U) per channel, the ranking statistic (mean clean activation on the defender split)
@@ -112,14 +113,17 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
 
 // Index of the last conv layer, or -1.
 int fp_last_conv(const Model *m);
+// The layer fine-pruning prunes: the last conv layer; in a model without one (the records presets) the last
+// dense layer before the output layer, whose units play the channels' part. -1 when there is neither.
+int fp_prune_layer(const Model *m);
 // Index into m->acts of the activation that represents the conv layer's channels: its output after any
 // directly following relu / maxpool / avgpool (the official code taps the pooled output).
 int fp_tap(const Model *m, int conv);
 // Mean activation per channel of layer `conv` over d (out: (units)), and the channels sorted ascending by it
 // (ties by channel index) into order (units).
 void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *order);
-// Zero the weights and bias of output channel ch of conv layer `conv`: its output is 0, so after the ReLU it is
-// pruned. The evaluator's replay of the prune curve uses this same function.
+// Zero the weights and bias of output channel ch of conv layer `conv` (or unit ch of a dense layer: its weight
+// row): its output is 0, so after the ReLU it is pruned. The evaluator's replay of the prune curve uses this same function.
 void fp_zero_channel(Model *m, int conv, int ch);
 
 #endif

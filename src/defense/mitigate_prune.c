@@ -3,6 +3,9 @@
 // the defender's clean data, prune them one at a time from the least active while the clean accuracy (again on
 // the defender's data) stays within a set drop, then fine-tune with the pruned channels held at zero.
 // The official code prunes a fixed 80% of conv3; the stop rule here is BackdoorBench's (CA-drop budget).
+// A model without conv layers (the records presets: standardize, dense 64, relu, dense 64, relu, dense K) has
+// its last hidden dense layer pruned instead: a unit is zeroed (weight row and bias), ranked by its mean
+// post-ReLU activation on clean records, under the same CA budget.
 // Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png, and publishes
 // the ranking and stopping point in its extra JSON (keys in mitigate.h) so that the evaluator, which alone may
 // use the triggered test set, can add the test CA and ASR of each step (it then rewrites prune_curve.*).
@@ -30,6 +33,14 @@ static const DefenseParamSpec fp_params[] = {
 int fp_last_conv(const Model *m) {
     for (int i = m->nlayers - 1; i >= 0; i--)
         if (strcmp(m->layers[i].ops->name, "conv") == 0) return i;
+    return -1;
+}
+
+int fp_prune_layer(const Model *m) {
+    int conv = fp_last_conv(m);
+    if (conv >= 0) return conv;
+    for (int i = m->nlayers - 2; i >= 0; i--) // the output layer (the last one) is not a hidden layer
+        if (strcmp(m->layers[i].ops->name, "dense") == 0) return i;
     return -1;
 }
 
@@ -78,7 +89,7 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
 
 void fp_zero_channel(Model *m, int conv, int ch) {
     Layer *l = &m->layers[conv];
-    size_t per = l->nweight / (size_t)l->units; // weight (OUT, C, K, K)
+    size_t per = l->nweight / (size_t)l->units; // weight (OUT, C, K, K) for conv, (OUT, IN) for dense
     memset(l->w + (size_t)ch * per, 0, per * sizeof(float));
     l->b[ch] = 0.0f;
 }
@@ -126,10 +137,11 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps fine_prune_defense = {
     .name = "fine-prune",
     .level = DEF_MITIGATION,
-    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
     .params = fp_params,
     .nparams = (int)BL_ARRAY_LEN(fp_params),
-    .summary = "prune the last conv layer's least-active channels within a CA budget, then fine-tune (Liu 2018)",
+    .summary = "prune the last conv layer's least-active channels (no conv: the last hidden dense layer's units) "
+               "within a CA budget, then fine-tune (Liu 2018)",
     .run = fp_run,
 };
 
@@ -139,8 +151,11 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
     const int relative = defense_param(ops, ctx->params, "relative") >= 0.5;
     const int epochs = (int)defense_param(ops, ctx->params, "epochs");
     const double lr = defense_param(ops, ctx->params, "lr");
-    const int conv = fp_last_conv(ctx->model);
-    if (conv < 0) return bl_fail(BL_ERR_USAGE, "fine-prune: the model has no conv layer to prune");
+    const int conv = fp_prune_layer(ctx->model); // the last conv layer, else the last hidden dense layer
+    if (conv < 0)
+        return bl_fail(BL_ERR_USAGE, "fine-prune: the model has neither a conv layer nor a hidden dense layer to "
+                                     "prune (a logreg has none; use the mlp preset)");
+    const char *kind = ctx->model->layers[conv].ops->name; // "conv" or "dense"
     if (!ctx->clean || ctx->clean->n < 2)
         return bl_fail(BL_ERR_DATA, "fine-prune: the defender's clean split is (nearly) empty");
     const int U = ctx->model->layers[conv].units;
@@ -182,13 +197,14 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
         out->repaired = m;
         m = NULL;
         snprintf(out->notes, sizeof out->notes,
-                 "pruned %d of %d channels of layer %d (defender CA %.2f%% -> %.2f%%, budget %.3g %s); after %d "
+                 "pruned %d of %d %s of layer %d (%s; defender CA %.2f%% -> %.2f%%, budget %.3g %s); after %d "
                  "fine-tuning epochs CA on %d held-out defender samples %.2f%% (before %.2f%%). %s",
-                 chosen, U, conv, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
+                 chosen, U, strcmp(kind, "conv") ? "units" : "channels", conv, kind, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
                  epochs, val.n, 100 * ca_val_after, 100 * ca_val_before, note);
         cJSON *j = cJSON_CreateObject();
         if (j) {
-            cJSON_AddNumberToObject(j, "conv_layer", conv);
+            cJSON_AddNumberToObject(j, "conv_layer", conv); // the pruned layer (a dense one on records)
+            cJSON_AddStringToObject(j, "layer_kind", kind);
             cJSON_AddNumberToObject(j, "channels", U);
             cJSON_AddNumberToObject(j, "pruned", chosen);
             // The whole ranking (all U channels, past the stopping point) and the defender-split curve: the
