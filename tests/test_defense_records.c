@@ -53,15 +53,16 @@ static void build_model(Model *m, const char *desc, const Dataset *fit) {
     assert_int_equal(train_fit_input(m, fit), BL_OK);
 }
 
-// "standardize, dense 2" set by hand: class 1's logit is 2 (z1 + z2) (the clean task); with backdoor = 1 a
-// standardised feature 0 above 4 (only the trigger gets there) adds about 40 to class 0.
+// "standardize, dense 2" set by hand: class 1's logit is 2 (z1 + z2) (the clean task); with backdoor = 1 class
+// 0's logit is 1.5 z0: noise of about +-1.5 on clean records, +22 on a triggered one (z0 = 15 when the layer is
+// fitted on clean records).
 static void set_linear_model(Model *m, const Dataset *fit, int backdoor) {
     build_model(m, "standardize, dense 2", fit);
     Layer *l = &m->layers[1];
     memset(l->w, 0, l->nweight * sizeof(float));
     memset(l->b, 0, l->nbias * sizeof(float));
     l->w[1 * 2 * F + 1] = l->w[1 * 2 * F + 2] = 2;
-    if (backdoor) l->w[0 * 2 * F + 0] = 8, l->b[0] = -32; // 8 z0 - 32: about -40 for clean, +80 when triggered
+    if (backdoor) l->w[0 * 2 * F + 0] = 1.5f;
 }
 
 static DefenseResult run_defense(const char *name, const char *const *settings, Model *m, const Dataset *train,
@@ -196,6 +197,39 @@ static void check_input_detector(const char *name, const char *const *settings, 
 static void test_confidence(void **state) {
     (void)state;
     check_input_detector("confidence", NULL, 0.1, 0.9);
+}
+
+// STRIP on records mixes features: each overlay replaces half the input's features (values and missing flags)
+// with a clean record's. The one-feature trigger survives half the overlays, enough to lower the entropy.
+static void test_strip(void **state) {
+    (void)state;
+    const char *set[] = {"n=20", "calib=200", NULL};
+    check_input_detector("strip", set, 0.1, 0.9);
+    const char *quarter[] = {"n=20", "calib=200", "mix=0.25", NULL}; // the trigger survives 3/4 of the overlays
+    check_input_detector("strip", quarter, 0.1, 0.9);
+    // mix = 1 replaces every feature: an overlay no longer depends on the input, triggered or not
+    Dataset pool, in;
+    uint8_t trig[400];
+    input_sets(&pool, &in, trig, 0.1);
+    Model m;
+    set_linear_model(&m, &pool, 1);
+    const char *all[] = {"n=20", "calib=200", "mix=1", NULL};
+    DefenseResult r = run_defense("strip", all, &m, NULL, &pool, &in, BL_OK);
+    double au = eval_auroc(r.input_score, trig, 400);
+    assert_true(au > 0.35 && au < 0.65);
+    cJSON *ex = r.extra_json;
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ex, "overlay_kind")->valuestring, "feature-mixing");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ex, "features_replaced")->valueint, F);
+    defense_result_free(&r);
+    // the same seed gives the same scores
+    DefenseResult r1 = run_defense("strip", set, &m, NULL, &pool, &in, BL_OK);
+    DefenseResult r2 = run_defense("strip", set, &m, NULL, &pool, &in, BL_OK);
+    assert_memory_equal(r1.input_score, r2.input_score, 400 * sizeof(float));
+    defense_result_free(&r1);
+    defense_result_free(&r2);
+    model_free(&m);
+    ds_free(&pool);
+    ds_free(&in);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -371,6 +405,7 @@ int main(void) {
         cmocka_unit_test(test_ac_spectral),
         cmocka_unit_test(test_loss_isolation),
         cmocka_unit_test(test_confidence),
+        cmocka_unit_test(test_strip),
         cmocka_unit_test(test_mitigations),
         cmocka_unit_test(test_evaluator_records),
     };
