@@ -78,6 +78,28 @@ static double bench_step(const char *desc, int threads, int reps, int steps, dou
     return 64 / sec;
 }
 
+// Median img/s of forward passes only (inference: what defences spend most of their time on; STRIP screens each
+// input under 100 overlays) at batch B, on random data.
+static double bench_forward(const char *desc, int threads, int B, int reps) {
+    bl_set_threads(threads);
+    Model m;
+    if (model_build(&m, desc, (Shape){1, 28, 28}, 10, B)) return 0;
+    model_init_params(&m, 1);
+    Rng r = rng_stream(1, "bench");
+    for (int i = 0; i < B * 784; i++) m.acts[0][i] = rng_uniform(&r);
+    for (int s = 0; s < 3; s++) model_forward(&m, B); // warm-up
+    const int passes = B >= 256 ? 5 : 20;
+    double t[32];
+    for (int k = 0; k < reps; k++) {
+        double t0 = bl_now();
+        for (int s = 0; s < passes; s++) model_forward(&m, B);
+        t[k] = (bl_now() - t0) / passes;
+    }
+    qsort(t, reps, sizeof t[0], cmp_double);
+    model_free(&m);
+    return B / t[reps / 2];
+}
+
 // Where the time goes: median forward and backward time of each layer, batch 64, at `threads` threads.
 static void bench_layers(const char *desc, int threads) {
     bl_set_threads(threads);
@@ -283,19 +305,28 @@ int cmd_bench(int argc, char **argv) {
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     int maxt = bl_max_threads();
-    printf("backdoorlab bench\ncpu: %s\ncompiler: %s\nflags: %s\nthreads available: %d\n\n", cpu, bl_compiler(),
-           bl_cflags(), maxt);
+    printf("backdoorlab bench\ncpu: %s\ncompiler: %s\nflags: %s\nGEMM kernel: %s (this CPU can run: %s)\n"
+           "threads available: %d\n\n",
+           cpu, bl_compiler(), bl_cflags(), sgemm_kernel_name(), sgemm_kernels_available(), maxt);
     const char *presets[2] = {"reference-cnn", "badnets-mnist"};
     int reps = quick ? 3 : 9, steps = quick ? 10 : 40;
+    double step_ref[3] = {0}; // reference-cnn step img/s at 1 and 2 threads
     printf("%-14s %8s %12s %10s %9s\n", "network", "threads", "step img/s", "GFLOP/s", "speed-up");
     for (int p = 0; p < 2; p++) {
         double base = 0;
         for (int t = 1; t <= (maxt >= 2 ? 2 : 1); t++) {
             double gf, ips = bench_step(presets[p], t, reps, steps, &gf);
             if (t == 1) base = ips;
+            if (p == 0) step_ref[t] = ips;
             printf("%-14s %8d %12.0f %10.1f %8.2fx\n", presets[p], t, ips, gf, ips / base);
         }
     }
+    printf("\n%-14s %8s %8s %14s %16s\n", "forward only", "threads", "batch", "img/s", "x training step");
+    for (int t = 1; t <= (maxt >= 2 ? 2 : 1); t++)
+        for (int b = 64; b <= 256; b *= 4) {
+            double ips = bench_forward("reference-cnn", t, b, reps);
+            printf("%-14s %8d %8d %14.0f %15.2fx\n", "reference-cnn", t, b, ips, ips / (step_ref[t] + 1e-9));
+        }
     if (!quick) {
         printf("\n%-14s %8s %12s\n", "network", "threads", "epoch img/s");
         for (int p = 0; p < 2; p++)
