@@ -386,6 +386,11 @@ static void test_evaluator_records(void **state) {
         assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sum, "clean_model")));
         cJSON_Delete(sum);
     }
+    // a defence that does not support records is refused by name, before it runs
+    char out[256];
+    snprintf(out, sizeof out, "%s/defense/neural-cleanse", dir);
+    assert_int_equal(defense_run_and_evaluate("neural-cleanse", NULL, &rd, out, NULL, NULL), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "does not support records"));
     model_free(&bd);
     model_free(&cl);
     model_free(&bm);

@@ -1000,6 +1000,9 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     if (!ops) return bl_fail(BL_ERR_USAGE, "unknown defence '%s' (known: %s)", name ? name : "", defense_known_names());
     if (!rd || !rd->backdoor || !rd->train || !rd->defender || !rd->test)
         return bl_fail(BL_ERR_USAGE, "defence '%s': the run data is incomplete", name);
+    if (!(ops->kinds & DS_KIND_BIT(rd->train->kind)))
+        return bl_fail(BL_ERR_USAGE, "defence '%s' does not support %s, which this run holds; choose one that does "
+                       "(detect --help)", name, ds_kind_name(rd->train->kind));
     DefenseParams params;
     Status st = defense_params_resolve(ops, settings, &params);
     if (st) return st;
