@@ -256,6 +256,11 @@ int cmd_detect(int argc, char **argv) {
     for (int i = 0; i < defense_count() && !st; i++) {
         const DefenseOps *ops = all ? defense_at(i) : one;
         if (!all && i > 0) break;
+        if (all && !(ops->kinds & DS_KIND_BIT(lr->data.test.kind))) { // `all`: the ones that fit this data
+            if (!quiet)
+                printf("%s: skipped (does not support %s)\n", ops->name, ds_kind_name(lr->data.test.kind));
+            continue;
+        }
         char out_dir[4400];
         const char *as = label ? label : ops->name;
         snprintf(out_dir, sizeof out_dir, "%s/defense/%s", lr->dir, as);

@@ -289,7 +289,7 @@ static int reuse_clean_model(Run *r, const char *src, const char *identity, cons
     if (!csv) return 0;
     Model m;
     path_join(path, sizeof path, src, "model-clean.bdm");
-    Shape in = {r->data.train.c, r->data.train.h, r->data.train.w};
+    Shape in = train_input_shape(&r->data.train);
     int ok = model_load(path, in, r->data.train.num_classes, r->cfg.train.batch, r->cfg.model.layers, &m, hash) ==
              BL_OK;
     if (ok && strcmp(hash, want) != 0) ok = 0, model_free(&m);
@@ -470,7 +470,7 @@ static Status write_samples_png(const Run *r, const char *path) {
 // so a defence sees exactly the bytes a later `detect` would). Results go to <dir>/defense/<name>/ and into
 // *out (the "defenses" object of metrics.json).
 static Status apply_defenses(Run *r, const char *hclean, const char *hbd, cJSON **out) {
-    Shape in = {r->data.train.c, r->data.train.h, r->data.train.w};
+    Shape in = train_input_shape(&r->data.train);
     int K = r->data.train.num_classes;
     Model clean, bd;
     char path[4200], h1[65], h2[65];
