@@ -11,7 +11,6 @@
 #define SGI_NAME avx2
 #define SGI_VEC 8
 #define SGI_HAVE_KERNEL 1
-#define SGI_B_IN_PLACE 0
 
 enum { SG_OUT_RAW = 0, SG_OUT_ALPHA = 1, SG_OUT_AXPBY = 2 }; // as sgemm_impl.h describes
 #define SGI_OUT_MODES_DEFINED 1
