@@ -21,6 +21,7 @@
 #include "defense/evaluate.h"
 #include "defense/features.h"
 #include "defense/mitigate.h"
+#include "run/experiment.h"
 #include "train/train.h"
 
 enum { F = 8 };
@@ -388,8 +389,8 @@ static void test_evaluator_records(void **state) {
     }
     // a defence that does not support records is refused by name, before it runs
     char out[256];
-    snprintf(out, sizeof out, "%s/defense/neural-cleanse", dir);
-    assert_int_equal(defense_run_and_evaluate("neural-cleanse", NULL, &rd, out, NULL, NULL), BL_ERR_USAGE);
+    snprintf(out, sizeof out, "%s/defense/nc-unlearn", dir);
+    assert_int_equal(defense_run_and_evaluate("nc-unlearn", NULL, &rd, out, NULL, NULL), BL_ERR_USAGE);
     assert_non_null(strstr(bl_errmsg(), "does not support records"));
     model_free(&bd);
     model_free(&cl);
@@ -405,6 +406,178 @@ static void test_evaluator_records(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Neural Cleanse on records: a mask over the F features, the pattern in raw units within the feature's range.
+
+// K = 4 classes from the quadrant of (x1, x2) around 50; every tenth record (i % 10 == 3) poisoned with the
+// out-of-bounds trigger on feature 0 and relabelled 0.
+static void make_records4(Dataset *d, int n, int poisoned, uint64_t seed) {
+    assert_int_equal(ds_alloc_records(d, n, F, 4, NULL), BL_OK);
+    Rng r = rng_stream(seed, "test-records4");
+    for (int i = 0; i < n; i++) {
+        float *x = d->features + (size_t)i * F;
+        for (int j = 0; j < F; j++) x[j] = (float)(50 + 10 * rng_normal(&r));
+        d->labels[i] = (uint8_t)((x[1] > 50) + 2 * (x[2] > 50));
+        if (poisoned && i % 10 == 3) x[0] = TRIGGER_VALUE, d->labels[i] = 0;
+    }
+}
+
+static void check_nc_result(const DefenseResult *r, int K) {
+    assert_int_equal(r->num_labels, K);
+    for (int k = 0; k < K; k++) {
+        assert_true(isfinite(r->label_stat[k]));
+        assert_true(r->label_stat[k] >= 0 && r->label_stat[k] <= F); // the L1 of F entries in [0,1]
+        assert_true(isfinite(r->anomaly_index[k]));
+        for (int j = 0; j < F; j++)
+            assert_true(r->reversed_mask[(size_t)k * F + j] >= 0 && r->reversed_mask[(size_t)k * F + j] <= 1);
+    }
+    const cJSON *ex = r->extra_json;
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ex, "sample_kind")->valuestring, "records");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(ex, "features")->valueint, F);
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(ex, "labels");
+    assert_int_equal(cJSON_GetArraySize(labels), K);
+    // the pattern stays inside the clean split's range of each feature (there is no schema here)
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(labels, 0), "top_features");
+    assert_int_equal(cJSON_GetArraySize(top), 3);
+    for (int q = 0; q < 3; q++) {
+        const double pv = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(top, q), "pattern")->valuedouble;
+        assert_true(pv > 0 && pv < 120); // 50 + 10 N(0,1) over a few hundred records: far below the trigger's 200
+    }
+}
+
+// K = 4: runs, finite norms for every label, reproducible; whether the MAD test flags the target is reported,
+// not asserted. In this quadrant task one feature moved to the edge of its range already crosses a class
+// boundary, so every label has a one-feature "natural" trigger as small as the backdoor's.
+static void test_neural_cleanse_records(void **state) {
+    (void)state;
+    Dataset d, pool;
+    make_records4(&d, 800, 1, 31);
+    make_records4(&pool, 200, 0, 32);
+    Model m;
+    assert_int_equal(model_build(&m, "standardize, dense 16, relu, dense 16, relu, dense 4", train_input_shape(&d), 4,
+                                 64), BL_OK);
+    model_init_params(&m, 7);
+    assert_int_equal(train_fit_input(&m, &d), BL_OK);
+    TrainOptions o = {.epochs = 30, .batch = 32, .opt = {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                      .eps = 1e-8}, .seed = 5};
+    assert_int_equal(train_model(&m, &d, &o), BL_OK);
+    assert_true(mit_accuracy(&m, &pool) > 0.8);
+    const char *quick[] = {"runs=2", NULL};
+    DefenseResult r = run_defense("neural-cleanse", quick, &m, &d, &pool, NULL, BL_OK);
+    check_nc_result(&r, 4);
+    double med = 0, ai[4];
+    nc_anomaly_index(r.label_stat, 4, ai, &med);
+    fprintf(stderr, "neural-cleanse, records, K = 4, target 0: L1 %.3f %.3f %.3f %.3f (median %.3f), anomaly index "
+                    "of the target %.3f, %s\n", r.label_stat[0], r.label_stat[1], r.label_stat[2], r.label_stat[3],
+            med, r.anomaly_index[0], r.nflagged && r.flagged[0] == 0 ? "flagged" : "not flagged");
+    // the same seed gives the same norms
+    DefenseResult r2 = run_defense("neural-cleanse", quick, &m, &d, &pool, NULL, BL_OK);
+    assert_memory_equal(r.label_stat, r2.label_stat, 4 * sizeof(double));
+    defense_result_free(&r);
+    defense_result_free(&r2);
+    // the model's own parameters are not touched
+    model_free(&m);
+    ds_free(&d);
+    ds_free(&pool);
+}
+
+// satellite_oob.ini's setup (6 classes, x.17 out of bounds -> class 0, 51 poisoned, seed 1) with a
+// [defense.neural-cleanse] section, run in-process: every label of both models gets a finite norm; whether the
+// target is flagged is reported (README: it is not; its norm is the smallest, anomaly index about 1).
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (buf) buf[got] = 0;
+    return buf;
+}
+
+static void test_neural_cleanse_satellite(void **state) {
+    (void)state;
+    if (access("datasets/tabular/Satellite.rda", R_OK) != 0) skip();
+    char dir[64], path[512], out[256];
+    snprintf(dir, sizeof dir, "/tmp/bl_ncsat_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char *base = slurp("experiments/tabular/satellite_oob.ini");
+    assert_non_null(base);
+    snprintf(path, sizeof path, "%s/nc_satellite.ini", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n[defense.neural-cleanse]\n", base);
+    fclose(f);
+    free(base);
+    snprintf(out, sizeof out, "%s/run", dir);
+    ExperimentOptions o = {.mode = EXP_RUN, .config_path = path, .out_dir = out, .threads = 2, .quiet = 1};
+    Status st = experiment_run(&o);
+    if (st) fprintf(stderr, "%s\n", bl_errmsg());
+    assert_int_equal(st, BL_OK);
+    snprintf(path, sizeof path, "%s/defense/neural-cleanse/summary.json", out);
+    char *text = slurp(path);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    const cJSON *sides[2] = {j, cJSON_GetObjectItemCaseSensitive(j, "clean_model")};
+    for (int s = 0; s < 2; s++) {
+        const cJSON *ls = cJSON_GetObjectItemCaseSensitive(sides[s], "label_stat");
+        const cJSON *ai = cJSON_GetObjectItemCaseSensitive(sides[s], "anomaly_index");
+        assert_int_equal(cJSON_GetArraySize(ls), 6);
+        assert_int_equal(cJSON_GetArraySize(ai), 6);
+        for (int k = 0; k < 6; k++) {
+            assert_true(cJSON_IsNumber(cJSON_GetArrayItem(ls, k))); // null when not finite
+            const double v = cJSON_GetArrayItem(ls, k)->valuedouble;
+            assert_true(v >= 0 && v <= 36);
+            assert_true(cJSON_IsNumber(cJSON_GetArrayItem(ai, k)));
+        }
+        fprintf(stderr, "neural-cleanse, satellite, %s model: L1", s ? "clean" : "backdoored");
+        for (int k = 0; k < 6; k++) fprintf(stderr, " %.3f", cJSON_GetArrayItem(ls, k)->valuedouble);
+        fprintf(stderr, "; target 0's anomaly index %.3f, %s\n", cJSON_GetArrayItem(ai, 0)->valuedouble,
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sides[s], "target_found")) ? "flagged"
+                                                                                         : "not flagged");
+    }
+    cJSON_Delete(j);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+// K = 2: it runs, and never flags: both anomaly indices are +-0.6745 whatever the norms; the caveat is in the
+// result.
+static void test_neural_cleanse_two_classes(void **state) {
+    (void)state;
+    Dataset d, pool;
+    uint8_t truth[600];
+    Model m;
+    train_backdoored_mlp(&m, &d, truth);
+    make_records(&pool, 200, NULL, 0.1, 21); // some missing values: a missing value stays missing
+    const char *quick[] = {"runs=1", NULL};
+    DefenseResult r = run_defense("neural-cleanse", quick, &m, &d, &pool, NULL, BL_OK);
+    check_nc_result(&r, 2);
+    assert_int_equal(r.nflagged, 0);
+    if (r.label_stat[0] != r.label_stat[1]) {
+        assert_true(fabs(fabs(r.anomaly_index[0]) - 0.6745) < 1e-3);
+        assert_true(fabs(r.anomaly_index[0] + r.anomaly_index[1]) < 1e-9);
+    }
+    const cJSON *cav = cJSON_GetObjectItemCaseSensitive(r.extra_json, "caveat");
+    assert_true(cJSON_IsString(cav));
+    assert_non_null(strstr(cav->valuestring, "never"));
+    fprintf(stderr, "neural-cleanse, records, K = 2, target 0: L1 %.3f %.3f\n", r.label_stat[0], r.label_stat[1]);
+    defense_result_free(&r);
+    // even a threshold of 0.6 (below 0.6745) cannot be crossed by both: one label at most
+    const char *low[] = {"runs=1", "threshold=0.6", NULL};
+    r = run_defense("neural-cleanse", low, &m, &d, &pool, NULL, BL_OK);
+    assert_true(r.nflagged <= 1);
+    defense_result_free(&r);
+    model_free(&m);
+    ds_free(&d);
+    ds_free(&pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ac_spectral),
@@ -413,6 +586,9 @@ int main(void) {
         cmocka_unit_test(test_strip),
         cmocka_unit_test(test_mitigations),
         cmocka_unit_test(test_evaluator_records),
+        cmocka_unit_test(test_neural_cleanse_records),
+        cmocka_unit_test(test_neural_cleanse_satellite),
+        cmocka_unit_test(test_neural_cleanse_two_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,16 @@
 // `runs` > 1 repeats each label's optimisation from independent random inits and averages the L1 norms, as the
 // authors advise ("results vary run to run; report averages over several runs"): one run's norm scatters by
 // several percent, which moves a borderline label across the index-2 line.
+//
+// Records (issue 14): the mask is one entry per feature, m in [0,1]^F (the same tanh squash), and the pattern is
+// in the file's raw units, p_j = lo_j + (hi_j - lo_j) * (tanh(b_j)/2 + 1/2) with lo/hi the training split's
+// minimum and maximum of feature j (the dataset schema, fitted before any poisoning; the defender's clean split
+// when there is no schema). x' = (1 - m) x + m p is applied to the F values of the model input; the F missing
+// flags are copied unchanged, so a missing value stays missing (standardize ignores its slot, and its mask entry
+// gets no gradient but the L1 pull). The trigger size is sum_j m_j, and the MAD test is the images' one. Note
+// the box: an out-of-bounds trigger (beyond the training maximum) cannot be reproduced exactly, only approached
+// from inside the range. With K = 2 labels the test cannot fire: the MAD of two norms is 1.4826 |l1_0 - l1_1| / 2,
+// so the indices are always +-0.6745 (< 2); the result says so. reversed_triggers.csv replaces the PNGs.
 #include "defense/mitigate.h"
 
 #include <math.h>
@@ -83,6 +93,10 @@ typedef struct {
     int *order;     // (clean->n) sampling order, reshuffled at every wrap
     float *run_mask;    // (H,W) best mask of the current run
     float *run_pattern; // (C,H,W) and its pattern
+    // Records (rec = 1): C = 1, H = 1, W = F; x and dx hold the model input (B, 2F: values, then missing flags);
+    // the pattern variables squash to [0,1] and map to raw units lo + span * s.
+    int rec;
+    float *lo, *span; // (F) the pattern's box per feature, raw units
 } NcWork;
 
 // What one run for one label found.
@@ -104,6 +118,8 @@ static void work_free(NcWork *w) {
     bl_free(w->order);
     bl_free(w->run_mask);
     bl_free(w->run_pattern);
+    bl_free(w->lo);
+    bl_free(w->span);
 }
 
 // m = tanh(a)/2 + 1/2 (and its derivative) for the n values of raw.
@@ -126,7 +142,8 @@ static float unsquash(float v) {
 // w->run_pattern and its statistics in *o.
 static Status reverse_label(Model *m, const Dataset *clean, int t, int run, const NcSettings *s, uint64_t seed,
                             NcWork *w, NcRunOutcome *o) {
-    const int C = clean->c, HW = clean->h * clean->w, CHW = C * HW;
+    // records: one "channel" of F features (w->rec); images: (C, H, W)
+    const int C = w->rec ? 1 : clean->c, HW = w->rec ? clean->c : clean->h * clean->w, CHW = C * HW;
     const int B = BL_MIN(s->batch, clean->n);
     char purpose[64];
     if (run == 0) snprintf(purpose, sizeof purpose, "neural-cleanse/%d", t);
@@ -160,11 +177,25 @@ static Status reverse_label(Model *m, const Dataset *clean, int t, int run, cons
             squash(w->raw + HW, CHW, w->pattern, w->dpat);
             // x' = (1 - m) x + m p, into the model's input buffer. x (B,C,H,W)
             float *xin = m->acts[0];
+            if (w->rec) { // records: the F values mixed (p in raw units), the F missing flags copied unchanged
+                const int F = HW;
 #pragma omp parallel for schedule(static)
-            for (int bc = 0; bc < B * C; bc++) {
-                const float *xs = w->x + (size_t)bc * HW, *pp = w->pattern + (size_t)(bc % C) * HW;
-                float *xd = xin + (size_t)bc * HW;
-                for (int i = 0; i < HW; i++) xd[i] = (1.0f - w->mask[i]) * xs[i] + w->mask[i] * pp[i];
+                for (int b = 0; b < B; b++) {
+                    const float *xs = w->x + (size_t)b * 2 * F;
+                    float *xd = xin + (size_t)b * 2 * F;
+                    for (int j = 0; j < F; j++) {
+                        const float pv = w->lo[j] + w->span[j] * w->pattern[j];
+                        xd[j] = (1.0f - w->mask[j]) * xs[j] + w->mask[j] * pv;
+                        xd[F + j] = xs[F + j];
+                    }
+                }
+            } else {
+#pragma omp parallel for schedule(static)
+                for (int bc = 0; bc < B * C; bc++) {
+                    const float *xs = w->x + (size_t)bc * HW, *pp = w->pattern + (size_t)(bc % C) * HW;
+                    float *xd = xin + (size_t)bc * HW;
+                    for (int i = 0; i < HW; i++) xd[i] = (1.0f - w->mask[i]) * xs[i] + w->mask[i] * pp[i];
+                }
             }
             const float *z = model_forward(m, B);
             double ce = model_loss(m, w->y, B);
@@ -187,19 +218,35 @@ static Status reverse_label(Model *m, const Dataset *clean, int t, int run, cons
             // d/dm = sum_b,c dx (p - x) + λ (|m| = m, as m > 0); d/dp = sum_b dx m. Each i is owned by one
             // thread and sums over b in a fixed order, so the result is the same at any thread count.
             const float lam = (float)cost;
+            if (w->rec) { // records: a missing value's slot gets dx = 0 from standardize, so its flag blocks the mix
+                const int F = HW;
 #pragma omp parallel for schedule(static)
-            for (int i = 0; i < HW; i++) {
-                float gm = 0.0f;
-                for (int c = 0; c < C; c++) {
-                    float gp = 0.0f, pv = w->pattern[c * HW + i];
+                for (int j = 0; j < F; j++) {
+                    float gm = 0.0f, gp = 0.0f;
+                    const float pv = w->lo[j] + w->span[j] * w->pattern[j];
                     for (int b = 0; b < B; b++) {
-                        size_t o = ((size_t)b * C + c) * HW + i;
+                        size_t o = (size_t)b * 2 * F + j;
                         gm += w->dx[o] * (pv - w->x[o]);
                         gp += w->dx[o];
                     }
-                    w->grad[HW + c * HW + i] = gp * w->mask[i] * w->dpat[c * HW + i];
+                    w->grad[F + j] = gp * w->mask[j] * w->span[j] * w->dpat[j];
+                    w->grad[j] = (gm + lam) * w->dmask[j];
                 }
-                w->grad[i] = (gm + lam) * w->dmask[i];
+            } else {
+#pragma omp parallel for schedule(static)
+                for (int i = 0; i < HW; i++) {
+                    float gm = 0.0f;
+                    for (int c = 0; c < C; c++) {
+                        float gp = 0.0f, pv = w->pattern[c * HW + i];
+                        for (int b = 0; b < B; b++) {
+                            size_t o = ((size_t)b * C + c) * HW + i;
+                            gm += w->dx[o] * (pv - w->x[o]);
+                            gp += w->dx[o];
+                        }
+                        w->grad[HW + c * HW + i] = gp * w->mask[i] * w->dpat[c * HW + i];
+                    }
+                    w->grad[i] = (gm + lam) * w->dmask[i];
+                }
             }
             opt_step(&opt, w->raw, w->grad, s->lr);
         }
@@ -264,12 +311,48 @@ static Status reverse_label(Model *m, const Dataset *clean, int t, int run, cons
     return BL_OK;
 }
 
+// Records: the pattern's box per feature, in raw units: the training split's minimum and maximum from the dataset
+// schema (ds_schema_fit on the training split as loaded, before any poisoning); where the schema is absent or a
+// feature was never present there, the defender's clean split's present values.
+static Status record_bounds(const Dataset *clean, NcWork *w) {
+    const int F = clean->c;
+    w->lo = bl_alloc((size_t)F * sizeof(float));
+    w->span = bl_alloc((size_t)F * sizeof(float));
+    if (!w->lo || !w->span) return bl_fail(BL_ERR_RUN, "neural-cleanse: out of memory");
+    for (int j = 0; j < F; j++) {
+        double lo = NAN, hi = NAN;
+        if (clean->schema && clean->schema->nfeatures == F) {
+            lo = ds_schema_quantile(clean->schema, j, 0.0);
+            hi = ds_schema_quantile(clean->schema, j, 1.0);
+        }
+        if (!isfinite(lo) || !isfinite(hi)) {
+            lo = INFINITY, hi = -INFINITY;
+            for (int i = 0; i < clean->n; i++) {
+                if (clean->missing && clean->missing[(size_t)i * F + j]) continue;
+                const double v = clean->features[(size_t)i * F + j];
+                lo = fmin(lo, v), hi = fmax(hi, v);
+            }
+            if (!isfinite(lo) || !isfinite(hi)) lo = hi = 0.0; // never present: the pattern is the placeholder 0
+        }
+        w->lo[j] = (float)lo;
+        w->span[j] = (float)(hi - lo);
+    }
+    return BL_OK;
+}
+
 Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint64_t seed, NcReversal *out) {
     memset(out, 0, sizeof *out);
     if (!clean || clean->n < 1)
         return bl_fail(BL_ERR_DATA, "neural-cleanse: the defender's clean split is empty; it needs clean images "
                                     "to reverse triggers from (set [data] defender_clean_fraction > 0)");
-    if (clean->c != m->input.c || clean->h != m->input.h || clean->w != m->input.w)
+    const int rec = clean->kind == DS_RECORDS;
+    if (rec) {
+        const Shape in = train_input_shape(clean);
+        if (in.c != m->input.c || in.h != m->input.h || in.w != m->input.w)
+            return bl_fail(BL_ERR_DATA, "neural-cleanse: clean records have %d features (model input %d values) but "
+                                        "the model takes %dx%dx%d", clean->c, in.c, m->input.c, m->input.h,
+                           m->input.w);
+    } else if (clean->c != m->input.c || clean->h != m->input.h || clean->w != m->input.w)
         return bl_fail(BL_ERR_DATA, "neural-cleanse: clean images are %dx%dx%d but the model takes %dx%dx%d",
                        clean->c, clean->h, clean->w, m->input.c, m->input.h, m->input.w);
     if (m->num_classes < 2 || m->num_classes > 256)
@@ -280,8 +363,10 @@ Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint6
     if (B > m->max_batch)
         return bl_fail(BL_ERR_USAGE, "neural-cleanse: batch %d exceeds the model's plan of %d samples", B,
                        m->max_batch);
-    const int K = m->num_classes, C = clean->c, HW = clean->h * clean->w, CHW = C * HW;
-    out->K = K, out->c = C, out->h = clean->h, out->w = clean->w;
+    // records: mask and pattern are (1, 1, F): one entry per feature
+    const int K = m->num_classes, C = rec ? 1 : clean->c, HW = rec ? clean->c : clean->h * clean->w, CHW = C * HW;
+    const int IN = rec ? 2 * clean->c : CHW; // model input values per sample
+    out->K = K, out->c = C, out->h = rec ? 1 : clean->h, out->w = rec ? clean->c : clean->w;
     out->mask = calloc((size_t)K * HW, sizeof(float));
     out->pattern = calloc((size_t)K * CHW, sizeof(float));
     out->l1 = calloc((size_t)K, sizeof(double));
@@ -290,15 +375,15 @@ Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint6
     out->reached = calloc((size_t)K, sizeof(int));
     out->steps_run = calloc((size_t)K, sizeof(int));
     out->final_cost = calloc((size_t)K, sizeof(double));
-    NcWork w = {.n = HW + CHW};
+    NcWork w = {.n = HW + CHW, .rec = rec};
     w.raw = bl_alloc((size_t)w.n * sizeof(float));
     w.grad = bl_alloc((size_t)w.n * sizeof(float));
     w.mask = bl_alloc((size_t)HW * sizeof(float));
     w.dmask = bl_alloc((size_t)HW * sizeof(float));
     w.pattern = bl_alloc((size_t)CHW * sizeof(float));
     w.dpat = bl_alloc((size_t)CHW * sizeof(float));
-    w.x = bl_alloc((size_t)B * CHW * sizeof(float));
-    w.dx = bl_alloc((size_t)B * CHW * sizeof(float));
+    w.x = bl_alloc((size_t)B * IN * sizeof(float));
+    w.dx = bl_alloc((size_t)B * IN * sizeof(float));
     w.y = bl_alloc((size_t)B);
     w.order = bl_alloc((size_t)clean->n * sizeof(int));
     w.run_mask = bl_alloc((size_t)HW * sizeof(float));
@@ -308,6 +393,7 @@ Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint6
         !out->final_cost || !w.raw || !w.grad || !w.mask || !w.dmask || !w.pattern || !w.dpat || !w.x || !w.dx ||
         !w.y || !w.order || !w.run_mask || !w.run_pattern)
         st = bl_fail(BL_ERR_RUN, "neural-cleanse: out of memory");
+    if (!st && rec) st = record_bounds(clean, &w);
     // The model's own parameter gradients are scratch here: model_backward_input overwrites m->grads, never
     // m->params.
     for (int t = 0; t < K && !st; t++) {
@@ -326,6 +412,9 @@ Status nc_reverse_all(Model *m, const Dataset *clean, const NcSettings *s, uint6
                 kept = rank;
                 memcpy(out->mask + (size_t)t * HW, w.run_mask, (size_t)HW * sizeof(float));
                 memcpy(out->pattern + (size_t)t * CHW, w.run_pattern, (size_t)CHW * sizeof(float));
+                if (rec) // records: the pattern in raw feature units
+                    for (int j = 0; j < HW; j++)
+                        out->pattern[(size_t)t * HW + j] = w.lo[j] + w.span[j] * w.run_pattern[j];
                 out->asr[t] = o.asr, out->reached[t] = o.reached, out->final_cost[t] = o.final_cost;
             }
         }
@@ -430,10 +519,27 @@ Status nc_write_pngs(const char *dir, const NcReversal *r, int scale) {
 
 static Status nc_run(const DefenseContext *ctx, DefenseResult *out);
 
+// Records: reversed_triggers.csv, one row per label and feature (mask in [0,1], pattern in raw units).
+static Status write_records_csv(const char *dir, const NcReversal *r, const DsSchema *schema) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/reversed_triggers.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return bl_fail(BL_ERR_RUN, "neural-cleanse: cannot write %s", path);
+    const int F = r->w;
+    fprintf(f, "label,feature_index,feature,mask,pattern\n");
+    for (int k = 0; k < r->K; k++)
+        for (int j = 0; j < F; j++) {
+            const char *name = schema && schema->feature_names && schema->nfeatures == F ? schema->feature_names[j] : "";
+            fprintf(f, "%d,%d,\"%s\",%.6g,%.9g\n", k, j, name, r->mask[(size_t)k * F + j],
+                    r->pattern[(size_t)k * F + j]);
+        }
+    return fclose(f) ? bl_fail(BL_ERR_RUN, "neural-cleanse: cannot write %s", path) : BL_OK;
+}
+
 const DefenseOps neural_cleanse_defense = {
     .name = "neural-cleanse",
     .level = DEF_MODEL,
-    .kinds = DS_KIND_BIT(DS_IMAGES),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
     .params = nc_params,
     .nparams = (int)BL_ARRAY_LEN(nc_params),
     .summary = "reverse-engineer a minimal trigger per label; flag labels with MAD anomaly index > 2 (Wang 2019)",
@@ -479,11 +585,12 @@ static Status nc_run(const DefenseContext *ctx, DefenseResult *out) {
             nl += (size_t)snprintf(out->notes + nl, sizeof out->notes - nl,
                                    "label %d: no mask reached ASR %.2f (best %.3f); its L1 is the last mask's. ", k,
                                    s.succ_threshold, r.asr[k]);
+    const int rec = ctx->clean->kind == DS_RECORDS;
     if (ctx->out_dir) {
-        st = nc_write_pngs(ctx->out_dir, &r, 4);
+        st = rec ? write_records_csv(ctx->out_dir, &r, ctx->clean->schema) : nc_write_pngs(ctx->out_dir, &r, 4);
         if (st && nl < sizeof out->notes) { // the PNGs are a courtesy: a write failure does not void the result
-            snprintf(out->notes + nl, sizeof out->notes - nl, "reversed-trigger PNGs not written: %s. ",
-                     bl_errmsg());
+            snprintf(out->notes + nl, sizeof out->notes - nl, "reversed-trigger %s not written: %s. ",
+                     rec ? "CSV" : "PNGs", bl_errmsg());
             st = BL_OK;
         }
     }
@@ -499,6 +606,17 @@ static Status nc_run(const DefenseContext *ctx, DefenseResult *out) {
         double max_ai = -INFINITY;
         for (int k = 0; k < K; k++) max_ai = fmax(max_ai, out->anomaly_index[k]);
         cJSON_AddNumberToObject(j, "max_anomaly_index", max_ai);
+        if (K == 2)
+            cJSON_AddStringToObject(j, "caveat", "K = 2: the MAD of two L1 norms makes both anomaly indices +-0.6745 "
+                                                 "whatever the norms, so the index can never exceed 2 and no label "
+                                                 "is ever flagged; compare the two L1 norms instead");
+        if (rec) {
+            cJSON_AddStringToObject(j, "sample_kind", "records");
+            cJSON_AddStringToObject(j, "trigger_model", "x' = (1 - m) x + m p on the F values (raw units, p within "
+                                                        "each feature's training min..max), missing flags unchanged; "
+                                                        "l1 = sum of the F mask entries");
+            cJSON_AddNumberToObject(j, "features", HW);
+        }
         cJSON *labels = cJSON_AddArrayToObject(j, "labels");
         for (int k = 0; labels && k < K; k++) {
             cJSON *o = cJSON_CreateObject();
@@ -511,6 +629,26 @@ static Status nc_run(const DefenseContext *ctx, DefenseResult *out) {
             cJSON_AddBoolToObject(o, "reached", r.reached[k]);
             cJSON_AddNumberToObject(o, "steps_run", r.steps_run[k]);
             cJSON_AddNumberToObject(o, "final_cost", r.final_cost[k]);
+            if (rec) { // the three features with the largest mask entries
+                cJSON *top = cJSON_AddArrayToObject(o, "top_features");
+                const float *mk = r.mask + (size_t)k * HW;
+                int used[3] = {-1, -1, -1};
+                for (int q = 0; top && q < 3 && q < HW; q++) {
+                    int best = -1;
+                    for (int f = 0; f < HW; f++)
+                        if (f != used[0] && f != used[1] && (best < 0 || mk[f] > mk[best])) best = f;
+                    used[q] = best;
+                    cJSON *fo = cJSON_CreateObject();
+                    if (!fo) break;
+                    const DsSchema *sc = ctx->clean->schema;
+                    if (sc && sc->feature_names && sc->nfeatures == HW)
+                        cJSON_AddStringToObject(fo, "feature", sc->feature_names[best]);
+                    cJSON_AddNumberToObject(fo, "index", best);
+                    cJSON_AddNumberToObject(fo, "mask", mk[best]);
+                    cJSON_AddNumberToObject(fo, "pattern", r.pattern[(size_t)k * HW + best]);
+                    cJSON_AddItemToArray(top, fo);
+                }
+            }
             cJSON_AddItemToArray(labels, o);
         }
     }
