@@ -1,4 +1,4 @@
-// tabular.c: backdoors in feature records (type = tabular): set some features of some training records to a
+// records/tabular.c: backdoors in feature records (type = tabular): set some features of some training records to a
 // trigger value and relabel them (dirty label, as Tabdoor, Pleiter et al. 2023, and Joe et al. 2022 do).
 //
 // Trigger modes (trigger_mode), each value fixed per feature and the same in training and test data:
