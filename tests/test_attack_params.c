@@ -182,15 +182,15 @@ static void test_kind_mismatch(void **state) {
     assert_int_equal(config_data_kind(&c), DS_IMAGES);
 
     // a defence: the section's line
-    load_ok("[data]\ndataset = breast-cancer\n[attack]\ntype = fake\n[defense.neural-cleanse]\nsteps = 5\n", &c);
+    load_ok("[data]\ndataset = breast-cancer\n[attack]\ntype = fake\n[defense.nc-unlearn]\nsteps = 5\n", &c);
     Status st = run_defenses_check(&c, "d.ini");
     assert_int_equal(st, BL_ERR_USAGE);
-    if (!strstr(bl_errmsg(), "d.ini:5: [defense.neural-cleanse]: neural-cleanse works on images, but dataset "
+    if (!strstr(bl_errmsg(), "d.ini:5: [defense.nc-unlearn]: nc-unlearn works on images, but dataset "
                              "breast-cancer holds records"))
         print_error("%s\n", bl_errmsg());
-    assert_non_null(strstr(bl_errmsg(), "d.ini:5: [defense.neural-cleanse]: neural-cleanse works on images, but "
+    assert_non_null(strstr(bl_errmsg(), "d.ini:5: [defense.nc-unlearn]: nc-unlearn works on images, but "
                                         "dataset breast-cancer holds records"));
-    load_ok("[attack]\ntype = fake\n[defense.neural-cleanse]\nsteps = 5\n", &c);
+    load_ok("[attack]\ntype = fake\n[defense.nc-unlearn]\nsteps = 5\n", &c);
     assert_int_equal(run_defenses_check(&c, "d.ini"), BL_OK);
 }
 
