@@ -20,6 +20,7 @@ static Status act_norm_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps act_norm_defense = {
     .name = "act-norm",
     .level = DEF_SAMPLES,
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS), // feature taps work on any model input
     .params = act_norm_params,
     .nparams = 1,
     .summary = "example: penultimate-activation norm relative to the label's median",
