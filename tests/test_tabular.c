@@ -224,6 +224,12 @@ static void test_seam_errors(void **state) {
     expect_error("[data]\ndataset = pima-diabetes\n[attack]\ntype = tabular\ntrigger_margin = 1\n"
                  "trigger_mode = missing\n",
                  "trigger_margin");
+    // `poison` writes image formats only: a records config is refused cleanly (it crashed before)
+    char out[300];
+    snprintf(out, sizeof out, "%s/poison-out", g_tmp);
+    assert_int_equal(experiment_poison("experiments/tabular/pima_missing.ini", out, 0, 1, 0, 1), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "holds records"));
+    assert_int_not_equal(access(out, F_OK), 0); // nothing written
 }
 
 static int setup(void **state) {

@@ -846,6 +846,13 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
         st = bl_fail(BL_ERR_USAGE, "%s has no [attack] section: there is nothing to poison", config_path);
         goto done;
     }
+    if (r.data.train.kind != DS_IMAGES) { // the writers are IDX and PNG: image formats
+        st = bl_fail(BL_ERR_USAGE,
+                     "%s: `poison` exports images (IDX or PNG); dataset %s holds %s, which it cannot write yet "
+                     "(`run` writes poison.csv and samples.csv/samples.md for records)",
+                     config_path, r.cfg.data.dataset, ds_kind_name(r.data.train.kind));
+        goto done;
+    }
     // The whole training file with the poisoned samples in their original rows (the defender's split is never
     // poisoned), so poison.csv's indices are rows of the written file.
     if ((st = ds_copy(&r.data.train, &full))) goto done;
