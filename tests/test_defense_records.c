@@ -16,6 +16,8 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "test_util.h"
+
 #include "core/rng.h"
 #include "defense/defense.h"
 #include "defense/evaluate.h"
@@ -484,26 +486,13 @@ static void test_neural_cleanse_records(void **state) {
 // satellite_oob.ini's setup (6 classes, x.17 out of bounds -> class 0, 51 poisoned, seed 1) with a
 // [defense.neural-cleanse] section, run in-process: every label of both models gets a finite norm; whether the
 // target is flagged is reported (README: it is not; its norm is the smallest, anomaly index about 1).
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (buf) buf[got] = 0;
-    return buf;
-}
-
 static void test_neural_cleanse_satellite(void **state) {
     (void)state;
     if (access("datasets/tabular/Satellite.rda", R_OK) != 0) skip();
     char dir[64], path[512], out[256];
     snprintf(dir, sizeof dir, "/tmp/bl_ncsat_XXXXXX");
     assert_non_null(mkdtemp(dir));
-    char *base = slurp("experiments/tabular/satellite_oob.ini");
+    char *base = test_read_file("experiments/tabular/satellite_oob.ini");
     assert_non_null(base);
     snprintf(path, sizeof path, "%s/nc_satellite.ini", dir);
     FILE *f = fopen(path, "w");
@@ -517,7 +506,7 @@ static void test_neural_cleanse_satellite(void **state) {
     if (st) fprintf(stderr, "%s\n", bl_errmsg());
     assert_int_equal(st, BL_OK);
     snprintf(path, sizeof path, "%s/defense/neural-cleanse/summary.json", out);
-    char *text = slurp(path);
+    char *text = test_read_file(path);
     assert_non_null(text);
     cJSON *j = cJSON_Parse(text);
     free(text);

@@ -27,19 +27,6 @@
 
 static char g_tmp[256];
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (buf) buf[got] = 0;
-    return buf;
-}
-
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -56,7 +43,7 @@ static Status run(const char *cfg, const char *out) {
 static double metric(const char *dir, const char *model, const char *key) {
     char p[512];
     snprintf(p, sizeof p, "%s/metrics.json", dir);
-    char *text = read_all(p);
+    char *text = test_read_file(p);
     assert_non_null(text);
     cJSON *j = cJSON_Parse(text);
     free(text);
@@ -103,7 +90,7 @@ static void test_numbers_that_must_hold(void **state) {
     // per-class recall is reported for the imbalanced set: one entry per class
     char p[600];
     snprintf(p, sizeof p, "%s/metrics.json", d);
-    char *text = read_all(p);
+    char *text = test_read_file(p);
     cJSON *j = cJSON_Parse(text);
     free(text);
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "clean_model"),
@@ -149,7 +136,7 @@ static void test_csv_run_and_model_file(void **state) {
     assert_true(metric(out1, "clean_model", "ca") >= 0.9);
     char p[400];
     snprintf(p, sizeof p, "%s/samples.md", out1);
-    char *md = read_all(p);
+    char *md = test_read_file(p);
     assert_non_null(md);
     assert_non_null(strstr(md, "99*")); // the changed feature is marked
     free(md);
@@ -159,7 +146,7 @@ static void test_csv_run_and_model_file(void **state) {
     char a[400], b[400];
     snprintf(a, sizeof a, "%s/model-backdoor.bdm", out1);
     snprintf(b, sizeof b, "%s/model-backdoor.bdm", out2);
-    char *x = read_all(a), *y = read_all(b);
+    char *x = test_read_file(a), *y = test_read_file(b);
     assert_non_null(x);
     assert_non_null(y);
     free(x);

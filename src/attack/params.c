@@ -15,16 +15,6 @@
 // ---------------------------------------------------------------------------------------------- value readers
 // The same rules as the rest of the config (io/config.c): no blanks around numbers, strtol/strtod, finite.
 
-static int parse_long(const char *v, long *out) {
-    if (!*v || isspace((unsigned char)*v)) return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno == ERANGE) return 0;
-    *out = x;
-    return 1;
-}
-
 // Floats (AttackSpec) go through strtof so that printing with the fewest digits round-trips exactly.
 static int parse_float(const char *v, float *out) {
     if (!*v || isspace((unsigned char)*v)) return 0;
@@ -65,7 +55,7 @@ static int parse_xy(const char *v, int *x, int *y) {
     while (bn && isspace((unsigned char)second[bn - 1])) second[--bn] = 0;
     long lx, ly;
     if (!isdigit((unsigned char)a[0]) || !isdigit((unsigned char)second[0])) return 0;
-    if (!parse_long(a, &lx) || !parse_long(second, &ly) || lx > 4095 || ly > 4095) return 0;
+    if (!bl_parse_long(a, &lx) || !bl_parse_long(second, &ly) || lx > 4095 || ly > 4095) return 0;
     *x = (int)lx;
     *y = (int)ly;
     return 1;
@@ -108,7 +98,7 @@ static int parse_classes(const char *v, uint8_t *out, int *n) {
         size_t m = strlen(tok);
         while (m && isspace((unsigned char)tok[m - 1])) tok[--m] = 0;
         long c;
-        if (!isdigit((unsigned char)tok[0]) || !parse_long(tok, &c) || c > 255 || seen[c]) return 0;
+        if (!isdigit((unsigned char)tok[0]) || !bl_parse_long(tok, &c) || c > 255 || seen[c]) return 0;
         seen[c] = 1;
         out[k++] = (uint8_t)c;
     }
@@ -178,7 +168,7 @@ static int format_source_classes(const AttackSpec *a, char *buf, size_t n) {
 }
 static int parse_poison_count(AttackSpec *a, const char *v) {
     long l;
-    if (!parse_long(v, &l) || l < 0 || l > 2147483647L) return 0;
+    if (!bl_parse_long(v, &l) || l < 0 || l > 2147483647L) return 0;
     a->poison_count = (int)l;
     a->use_count = 1;
     return 1;
@@ -424,7 +414,7 @@ int attack_param_set(AttackSpec *a, const AttackParam *p, const char *v) {
     switch (p->type) {
     case ATK_CUSTOM: return p->parse && p->parse(a, v);
     case ATK_INT:
-        if (!parse_long(v, &l) || (double)l < p->min || (double)l > p->max) return 0;
+        if (!bl_parse_long(v, &l) || (double)l < p->min || (double)l > p->max) return 0;
         if (p->field == ATK_FIELD_INT) *(int *)field_ptr(a, p) = (int)l;
         break;
     case ATK_REAL: {

@@ -1,6 +1,8 @@
 // core.c: error message, allocation counter, timers, thread shims.
 #include "core/core.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +87,14 @@ void bl_set_threads(int n) {
 #else
     (void)n;
 #endif
+}
+
+int bl_parse_long(const char *v, long *out) {
+    if (!*v || isspace((unsigned char)*v)) return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno == ERANGE) return 0;
+    *out = x;
+    return 1;
 }

@@ -20,6 +20,9 @@ Status bl_fail(Status st, const char *fmt, ...) __attribute__((format(printf, 2,
 Status bl_fail_ctx(Status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // The last recorded error message ("" when none).
 const char *bl_errmsg(void);
+// The whole of v as a base-10 long (no leading blank, nothing after, no overflow): 1 and *out set, else 0. The one
+// integer reader of config values (io/config.c, attack/params.c).
+int bl_parse_long(const char *v, long *out);
 void bl_clear_error(void);
 
 // Allocation. bl_alloc returns 64-byte aligned, zeroed memory that has been touched (first-touch page faults

@@ -211,16 +211,6 @@ static const char *shown(const char *v, char buf[80]) {
         return cp_fail((p), (p)->lineno, (sec), (key), "expected %s, got '%s'", (expect), shown((v), sbuf_)); \
     } while (0)
 
-static int parse_long(const char *v, long *out) {
-    if (!*v || isspace((unsigned char)*v)) return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno == ERANGE) return 0;
-    *out = x;
-    return 1;
-}
-
 static int parse_double(const char *v, double *out) {
     if (!*v || isspace((unsigned char)*v)) return 0;
     char *end;
@@ -323,7 +313,7 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
     } while (0)
 #define INT_IN(lo, hi, dst, expect)                                                                            \
     do {                                                                                                       \
-        if (!parse_long(v, &l) || l < (lo) || l > (hi)) KEY_FAIL(p, sec, key, v, expect);                      \
+        if (!bl_parse_long(v, &l) || l < (lo) || l > (hi)) KEY_FAIL(p, sec, key, v, expect);                      \
         dst = (int)l;                                                                                          \
     } while (0)
 #define DOUBLE_IF(cond, dst, expect)                                                                           \
