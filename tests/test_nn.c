@@ -126,6 +126,123 @@ static void test_grad_dense_relu_flatten(void **state) {
     check_layer("flatten", (Shape){3, 4, 5}, 2, 25);
 }
 
+// conv1d and maxtime on real-valued sequences; embed and meanpool need token ids: see test_grad_text_network.
+static void test_grad_conv1d_maxtime(void **state) {
+    (void)state;
+    check_layer("conv1d 3 3", (Shape){2, 1, 7}, 2, 31);
+    check_layer("conv1d 2 3 4 5", (Shape){3, 1, 9}, 3, 32); // three banks, even and odd widths
+    check_layer("conv1d 9 1 2", (Shape){2, 1, 4}, 2, 33);   // width 1; more filters than a row block
+    check_layer("conv1d 2 5", (Shape){1, 1, 3}, 2, 34);     // wider than the sequence: all padding edges
+    check_layer("maxtime", (Shape){4, 1, 6}, 3, 35);
+}
+
+// Token ids for B messages of L positions: lengths vary (one message empty but for an out-of-vocabulary id,
+// as batch_load gives), ids in [1, V), padding 0 after each message.
+static void fill_tokens(float *x, int B, int L, int V, Rng *rng) {
+    for (int b = 0; b < B; b++) {
+        int len = b == 0 ? 1 : 1 + (int)rng_below(rng, (uint64_t)L);
+        for (int t = 0; t < L; t++) x[(size_t)b * L + t] = t < len ? (float)(1 + rng_below(rng, V - 1)) : 0.0f;
+    }
+}
+
+// embed + meanpool / conv1d + maxtime: per-parameter central differences of the whole loss, and the padding
+// row of the embedding gets no gradient.
+static void text_network_check(const char *desc, uint64_t seed) {
+    Model m;
+    const int B = 5, L = 9, V = 13;
+    assert_int_equal(model_build(&m, desc, (Shape){L, 1, 1}, 3, B), BL_OK);
+    model_init_params(&m, seed);
+    Rng rng = rng_stream(seed, "test");
+    fill_tokens(m.acts[0], B, L, V, &rng);
+    uint8_t y[5] = {0, 2, 1, 1, 0};
+    model_forward(&m, B);
+    model_loss(&m, y, B);
+    model_backward(&m, B);
+    const int D = m.layers[0].k;
+    for (int d = 0; d < D; d++) assert_true(m.layers[0].dw[d] == 0.0f && m.layers[0].w[d] == 0.0f);
+    float *g = bl_alloc(m.nparams * sizeof(float));
+    memcpy(g, m.grads, m.nparams * sizeof(float));
+    int bad = 0, nonzero = 0;
+    const double eps = 1e-3;
+    for (size_t i = 0; i < m.nparams; i++) {
+        float orig = m.params[i];
+        m.params[i] = orig + (float)eps;
+        model_forward(&m, B);
+        double lp = model_loss(&m, y, B);
+        m.params[i] = orig - (float)eps;
+        model_forward(&m, B);
+        double lm = model_loss(&m, y, B);
+        m.params[i] = orig;
+        double num = (lp - lm) / (2 * eps);
+        nonzero += g[i] != 0.0f;
+        if (fabs(num - g[i]) > 2e-3 + 2e-2 * fabs(num)) {
+            if (bad < 5) print_message("%s param %zu: analytic %.6g numeric %.6g\n", desc, i, g[i], num);
+            bad++;
+        }
+    }
+    assert_true(nonzero > 20);
+    assert_int_equal(bad, 0);
+    bl_free(g);
+    model_free(&m);
+}
+
+static void test_grad_text_network(void **state) {
+    (void)state;
+    text_network_check("embed 13 4, meanpool, dense 3", 41);
+    text_network_check("embed 13 4, conv1d 3 2 3, relu, maxtime, dense 3", 42);
+    text_network_check("embed 13 3, conv1d 2 3, maxtime, dense 5, relu, dense 3", 43);
+}
+
+// The text presets build on token input; meanpool refuses a model whose input is not token ids.
+static void test_text_presets(void **state) {
+    (void)state;
+    Model m;
+    assert_int_equal(model_build(&m, "fasttext", (Shape){400, 1, 1}, 2, 8), BL_OK);
+    assert_string_equal(m.desc, "embed 20000 64, meanpool, dense 2");
+    model_free(&m);
+    assert_int_equal(model_build(&m, "textcnn", (Shape){400, 1, 1}, 2, 8), BL_OK);
+    assert_string_equal(m.desc, "embed 20000 32, conv1d 32 3 4 5, relu, maxtime, dense 2");
+    assert_int_equal(m.layers[1].out.c, 96);
+    model_free(&m);
+    assert_int_equal(model_build(&m, "meanpool, dense 2", (Shape){4, 1, 6}, 2, 8), BL_ERR_USAGE);
+    assert_int_equal(model_build(&m, "embed 2 4, meanpool, dense 2", (Shape){5, 1, 1}, 2, 8), BL_ERR_USAGE);
+    assert_int_equal(model_build(&m, "embed 10 4", (Shape){1, 28, 28}, 0, 8), BL_ERR_USAGE);
+}
+
+// textcnn training steps give the same bits at 1 and 2 threads (embedding rows shared by many positions).
+static void text_steps(int threads, float *out, size_t *n) {
+    bl_set_threads(threads);
+    Model m;
+    assert_int_equal(model_build(&m, "embed 50 8, conv1d 4 3 4 5, relu, maxtime, dense 2", (Shape){30, 1, 1}, 2, 16),
+                     BL_OK);
+    model_init_params(&m, 5);
+    OptConfig c = {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    Optimizer o;
+    assert_int_equal(opt_init(&o, &c, m.nparams), BL_OK);
+    Rng r = rng_stream(5, "test");
+    uint8_t y[16];
+    for (int s = 0; s < 10; s++) {
+        fill_tokens(m.acts[0], 16, 30, 50, &r);
+        for (int b = 0; b < 16; b++) y[b] = (uint8_t)rng_below(&r, 2);
+        assert_true(isfinite(train_step(&m, &o, y, 16, c.lr)));
+    }
+    memcpy(out, m.params, m.nparams * sizeof(float));
+    *n = m.nparams;
+    opt_free(&o);
+    model_free(&m);
+}
+
+static void test_text_deterministic_across_threads(void **state) {
+    (void)state;
+    static float a[4096], b[4096];
+    size_t na, nb;
+    text_steps(1, a, &na);
+    text_steps(2, b, &nb);
+    bl_set_threads(bl_max_threads());
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na * sizeof(float));
+}
+
 // standardize: flags exactly 0/1 (so a finite difference never flips one), values random; d/dx checked by
 // central differences, and its frozen statistics get no gradient.
 static void test_grad_standardize(void **state) {
@@ -492,6 +609,10 @@ int main(void) {
         cmocka_unit_test(test_grad_pool),
         cmocka_unit_test(test_grad_dense_relu_flatten),
         cmocka_unit_test(test_grad_standardize),
+        cmocka_unit_test(test_grad_conv1d_maxtime),
+        cmocka_unit_test(test_grad_text_network),
+        cmocka_unit_test(test_text_presets),
+        cmocka_unit_test(test_text_deterministic_across_threads),
         cmocka_unit_test(test_records_mlp),
         cmocka_unit_test(test_grad_whole_network),
         cmocka_unit_test(test_grad_input),

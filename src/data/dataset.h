@@ -15,7 +15,7 @@
 typedef enum {
     DS_IMAGES = 0,  // uint8 (c, h, w) images
     DS_RECORDS = 1, // float32 feature vectors (c features) with a missing mask
-    DS_TOKENS = 2,  // token sequences (reserved for the text modality)
+    DS_TOKENS = 2,  // word sequences (messages), ids into a DsLexicon shared by the pair; see data/text/
 } DsKind;
 #define DS_KIND_BIT(k) (1u << (k))
 const char *ds_kind_name(DsKind k); // "images", "records", "tokens"
@@ -34,6 +34,13 @@ typedef struct {
     long *train_offset;                     // (nfeatures + 1) feature j: train_sorted[train_offset[j] .. [j+1])
 } DsSchema;
 
+// The words of a tokens dataset pair: every distinct token string seen by the loader (train AND test) or added
+// by an attack, interned to a dense id (0..nwords-1) in order of first appearance. It is not the model's
+// vocabulary: that is chosen from the training split as trained on (nn/vocab.h) and saved in the model file.
+// Words are lower-case, 1..DS_WORD_MAX-1 bytes, no whitespace or control bytes. Functions in data/text/lexicon.h.
+#define DS_WORD_MAX 64
+typedef struct DsLexicon DsLexicon;
+
 typedef struct {
     DsKind kind;      // sample kind; DS_IMAGES for every image loader (the zero value)
     int n;            // number of samples
@@ -45,6 +52,11 @@ typedef struct {
     uint8_t *labels;  // (n), owned
     int *orig_index;  // (n) index of each sample in the original file (survives subsetting/splitting), owned
     const DsSchema *schema; // records: feature and class names, borrowed from the pair; NULL for images
+    // tokens (c = the model's maximum length in tokens, h = w = 1; a message may be longer or shorter):
+    int32_t *tokens;        // all samples' lexicon ids back to back, owned; NULL unless DS_TOKENS
+    long *tok_offset;       // (n + 1) sample i is tokens[tok_offset[i] .. tok_offset[i+1]) (may be empty), owned
+    DsLexicon *lexicon;     // borrowed from the pair (attacks intern trigger words into it, so not const)
+    char (*class_names)[DS_NAME_MAX]; // tokens: (num_classes) e.g. "ham", "spam"; borrowed from the pair
 } Dataset;
 
 // A train/test pair as loaded from one source.
@@ -55,6 +67,8 @@ typedef struct {
     char sha256_hex[65];     // SHA-256 over decoded train images, train labels, test images, test labels
     DsSchema *schema;        // records: the names train.schema and test.schema point at (owned, heap, so the
                              // pair can be copied by value); NULL for images
+    DsLexicon *lexicon;      // tokens: the words train.lexicon and test.lexicon point at (owned, heap)
+    char (*class_names)[DS_NAME_MAX]; // tokens: class names train/test point at (owned, heap)
 } DatasetPair;
 
 // Size of one sample in bytes.

@@ -7,10 +7,12 @@
 #include <string.h>
 
 extern const LayerOps conv_ops, maxpool_ops, avgpool_ops, relu_ops, dense_ops, flatten_ops, standardize_ops;
+extern const LayerOps embed_ops, meanpool_ops, conv1d_ops, maxtime_ops;
 
 // To add a layer kind: write src/nn/<kind>.c defining `const LayerOps <kind>_ops`, and add it here.
 static const LayerOps *const g_kinds[] = {
     &conv_ops, &maxpool_ops, &avgpool_ops, &relu_ops, &dense_ops, &flatten_ops, &standardize_ops,
+    &embed_ops, &meanpool_ops, &conv1d_ops, &maxtime_ops,
 };
 
 const LayerOps *layer_find(const char *name) {
@@ -19,7 +21,7 @@ const LayerOps *layer_find(const char *name) {
     return NULL;
 }
 
-const char *layer_known_names(void) { return "conv, maxpool, avgpool, relu, dense, flatten, standardize"; }
+const char *layer_known_names(void) { return "conv, maxpool, avgpool, relu, dense, flatten, standardize, embed, meanpool, conv1d, maxtime"; }
 
 void layer_init_uniform_fan_in(Layer *l, int fan_in, Rng *rng) {
     float bound = 1.0f / sqrtf((float)fan_in);

@@ -54,6 +54,9 @@ struct Layer {
     float *scratch;        // (scratch_floats) owned by the model; kept from forward to backward
     size_t aux_ints;       // int scratch (maxpool argmax) for a batch of max_batch
     int *aux;              // (aux_ints) owned by the model
+    int nk, ks[4];         // conv1d: number of kernel widths and the widths (one filter bank per width)
+    Shape model_in;        // the model's input shape (set before plan), so text layers can check for token ids
+    const float *tokens;   // the model's input batch (B, model_in): token ids, for layers that mask padding
 };
 
 // The registered kinds, looked up by keyword. NULL when unknown.

@@ -19,6 +19,10 @@ static const struct {
     // regression (multinomial for K > 2), both on standardised features plus missing flags.
     {"mlp", "standardize, dense 64, relu, dense 64, relu, dense classes"},
     {"logreg", "standardize, dense classes"},
+    // Messages (token ids; src/nn/embed.c): fastText (Joulin et al. 2017: embeddings, their mean, a linear
+    // classifier) and Kim's (2014) text CNN, narrowed (32-wide embeddings, 32 filters per width) for a laptop.
+    {"fasttext", "embed 20000 64, meanpool, dense classes"},
+    {"textcnn", "embed 20000 32, conv1d 32 3 4 5, relu, maxtime, dense classes"},
 };
 
 const char *model_expand_preset(const char *desc) {
@@ -81,6 +85,7 @@ static Status parse_and_plan(Model *m, const char *desc) {
         memset(l, 0, sizeof *l);
         l->ops = ops;
         l->in = shape;
+        l->model_in = m->input;
         if (ops->parse(l, tok + 1, ntok - 1) || ops->plan(l, m->max_batch))
             return bl_fail_ctx(BL_ERR_USAGE, "network item %d '%s' (input %dx%dx%d)", item_no, o, shape.c,
                                shape.h, shape.w);
@@ -148,6 +153,7 @@ Status model_build(Model *m, const char *desc, Shape input, int num_classes, int
         m->acts[i + 1] = a, a += out;
         m->dacts[i + 1] = a, a += out;
         l->scratch = a, a += l->scratch_floats + 16; // +16 keeps the next buffer 64-byte aligned
+        l->tokens = m->acts[0];
     }
     m->probs = a;
     a += (size_t)max_batch * m->num_classes;
@@ -199,14 +205,17 @@ int model_param_views(const Model *m, ParamView *views, int max_views) {
         const Layer *l = &m->layers[i];
         if (!l->nweight) continue;
         if (n + 2 > max_views) return -1;
-        ParamView *w = &views[n++], *b = &views[n++];
+        ParamView *w = &views[n++], *b = &views[n];
         memset(w, 0, sizeof *w);
-        memset(b, 0, sizeof *b);
         snprintf(w->name, sizeof w->name, "%d.%s.weight", i, l->ops->name);
-        snprintf(b->name, sizeof b->name, "%d.%s.bias", i, l->ops->name);
         w->data = l->w, w->count = l->nweight;
-        b->data = l->b, b->count = l->nbias;
-        b->ndim = 1, b->dims[0] = (int)l->nbias;
+        if (l->nbias) { // embed has none
+            memset(b, 0, sizeof *b);
+            snprintf(b->name, sizeof b->name, "%d.%s.bias", i, l->ops->name);
+            b->data = l->b, b->count = l->nbias;
+            b->ndim = 1, b->dims[0] = (int)l->nbias;
+            n++;
+        }
         if (l->k && l->ops->init && l->nweight == (size_t)l->units * l->in.c * l->k * l->k) {
             w->ndim = 4;
             w->dims[0] = l->units, w->dims[1] = l->in.c, w->dims[2] = l->k, w->dims[3] = l->k;
