@@ -65,7 +65,7 @@ static Status lc_harden(const AttackSpec *a, const PoisonPlan *plan, Model *m, D
     const float eps = a->eps, step = 2.5f * a->eps / (float)a->steps;
     for (int start = 0; start < plan->count; start += maxb) {
         int B = BL_MIN(maxb, plan->count - start);
-        batch_load(d, plan->positions + start, B, x0, y);
+        batch_load(NULL, d, plan->positions + start, B, x0, y);
         memcpy(x, x0, (size_t)B * sz * sizeof(float));
         for (int s = 0; s < a->steps; s++) {
             memcpy(m->acts[0], x, (size_t)B * sz * sizeof(float));

@@ -5,11 +5,12 @@
 #include <string.h>
 
 extern const AttackOps badnets_attack, blended_attack, sig_attack, wanet_attack, label_consistent_attack,
-    tabular_attack;
+    tabular_attack, token_attack, token_clean_attack;
 
 // One line per attack.
 static const AttackOps *const g_attacks[] = {
     &badnets_attack, &blended_attack, &sig_attack, &wanet_attack, &label_consistent_attack, &tabular_attack,
+    &token_attack, &token_clean_attack,
 };
 
 // Attacks added at run time (attack_register), after the table's.

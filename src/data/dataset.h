@@ -56,6 +56,7 @@ typedef struct {
     int32_t *tokens;        // all samples' lexicon ids back to back, owned; NULL unless DS_TOKENS
     long *tok_offset;       // (n + 1) sample i is tokens[tok_offset[i] .. tok_offset[i+1]) (may be empty), owned
     DsLexicon *lexicon;     // borrowed from the pair (attacks intern trigger words into it, so not const)
+    int text_subject;       // tokens: 1 when each message starts with its Subject line (recorded in the model)
     char (*class_names)[DS_NAME_MAX]; // tokens: (num_classes) e.g. "ham", "spam"; borrowed from the pair
 } Dataset;
 

@@ -19,7 +19,7 @@ int feat_dim(const Model *m) {
 static void forward_chunk(Model *m, const Dataset *d, const int *idx, int start, int B, int *tmp_idx,
                           uint8_t *tmp_y) {
     for (int b = 0; b < B; b++) tmp_idx[b] = idx ? idx[start + b] : start + b;
-    batch_load(d, tmp_idx, B, m->acts[0], tmp_y);
+    batch_load(m, d, tmp_idx, B, m->acts[0], tmp_y);
     model_forward(m, B);
 }
 

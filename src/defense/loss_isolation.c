@@ -62,7 +62,7 @@ static void sample_losses(Model *m, const Dataset *d, int *tmp_idx, uint8_t *tmp
     for (int s = 0; s < d->n; s += m->max_batch) {
         int B = BL_MIN(m->max_batch, d->n - s);
         for (int b = 0; b < B; b++) tmp_idx[b] = s + b;
-        batch_load(d, tmp_idx, B, m->acts[0], tmp_y);
+        batch_load(m, d, tmp_idx, B, m->acts[0], tmp_y);
         const float *z = model_forward(m, B);
         for (int b = 0; b < B; b++) {
             feat_softmax(z + (size_t)b * K, K, p);
@@ -121,7 +121,7 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out) 
         int next_check = 1;
         for (int bi = 0; bi < nbatches; bi++) {
             int start = bi * batch, B = BL_MIN(batch, n - start);
-            batch_load(tr, order + start, B, m.acts[0], y);
+            batch_load(&m, tr, order + start, B, m.acts[0], y);
             model_forward(&m, B);
             double loss = model_loss(&m, y, B);
             if (!isfinite(loss)) {

@@ -23,6 +23,10 @@ Status mit_clone(const Model *src, int max_batch, Model **out) {
         return bl_fail(BL_ERR_RUN, "rebuilt model has %zu parameters, the original %zu", got, src->nparams);
     }
     memcpy(m->params, src->params, src->nparams * sizeof(float));
+    if ((st = vocab_clone(src->vocab, &m->vocab))) { // a text model's embedding rows mean its own words
+        mit_destroy(m);
+        return st;
+    }
     *out = m;
     return BL_OK;
 }

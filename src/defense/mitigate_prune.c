@@ -65,7 +65,7 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
     for (int start = 0; start < d->n; start += step) {
         int B = BL_MIN(step, d->n - start);
         for (int b = 0; b < B; b++) idx[b] = start + b;
-        batch_load(d, idx, B, m->acts[0], y);
+        batch_load(m, d, idx, B, m->acts[0], y);
         model_forward(m, B);
         const float *a = m->acts[tap]; // (B, U, h, w)
         for (int b = 0; b < B; b++)

@@ -170,7 +170,7 @@ static Status reverse_label(Model *m, const Dataset *clean, int t, int run, cons
                 rng_shuffle_int(&rng, w->order, clean->n);
                 pos = 0;
             }
-            batch_load(clean, w->order + pos, B, w->x, w->y); // true labels are not used: every target is t
+            batch_load(NULL, clean, w->order + pos, B, w->x, w->y); // true labels are not used: every target is t
             for (int b = 0; b < B; b++) w->y[b] = (uint8_t)t;
             pos += B;
             squash(w->raw, HW, w->mask, w->dmask);

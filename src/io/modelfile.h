@@ -82,7 +82,7 @@
 
 // Caps on header fields, checked before anything is allocated.
 #define BDM_MAX_DESC_LEN (1u << 20)            // 1 MiB of network description
-#define BDM_MAX_PROV_LEN (1u << 16)            // 64 KiB of provenance text
+#define BDM_MAX_PROV_LEN (1u << 22)            // 4 MiB of provenance text (a text model's vocabulary is in it)
 #define BDM_MAX_TENSORS 4096
 #define BDM_MAX_SIG_BLOCK 4096
 #define BDM_SIG_ALG_ED25519 1u

@@ -2,6 +2,7 @@
 #include "nn/checkpoint.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/keys.h"
@@ -19,7 +20,19 @@ Status model_save(const Model *m, const char *path, const char *provenance, char
         t[i].count = views[i].count;
         t[i].data = views[i].data;
     }
-    return bdm_write(path, 0, m->desc, provenance, t, n, hex_out);
+    if (!m->vocab) return bdm_write(path, 0, m->desc, provenance, t, n, hex_out);
+    // A text model's preprocessing goes with it, as provenance lines (nn/vocab.h).
+    char *prov = NULL;
+    if (provenance && *provenance) {
+        size_t len = strlen(provenance);
+        if (!(prov = malloc(len + 2))) return bl_fail(BL_ERR_RUN, "out of memory");
+        memcpy(prov, provenance, len + 1);
+        if (provenance[len - 1] != '\n') strcat(prov, "\n");
+    }
+    Status st = vocab_append_lines(m->vocab, &prov);
+    if (!st) st = bdm_write(path, 0, m->desc, prov, t, n, hex_out);
+    free(prov);
+    return st;
 }
 
 Status model_load(const char *path, Shape input, int num_classes, int max_batch, const char *expected_desc,
@@ -72,6 +85,17 @@ Status model_load_trusted(const char *path, const char *trusted_key, Shape input
             goto fail_model;
         }
         memcpy(views[i].data, t->data, t->count * sizeof(float));
+    }
+    if ((st = vocab_from_provenance(f.provenance, &m->vocab))) {
+        st = bl_fail_ctx(st, "%s", path);
+        goto fail_model;
+    }
+    if (m->nlayers && strcmp(m->layers[0].ops->name, "embed") == 0) {
+        if (!m->vocab || m->vocab->size > m->layers[0].units || m->vocab->max_tokens != input.c) {
+            st = bl_fail(BL_ERR_DATA, "%s: a text model without a vocabulary that fits its embed layer and %d-token "
+                         "inputs", path, input.c);
+            goto fail_model;
+        }
     }
     if (hex_out) memcpy(hex_out, f.sha256_hex, 65);
     goto done;

@@ -166,6 +166,8 @@ Status model_build(Model *m, const char *desc, Shape input, int num_classes, int
 }
 
 void model_free(Model *m) {
+    vocab_free(m->vocab);
+    m->vocab = NULL;
     bl_free(m->params);
     bl_free(m->grads);
     bl_free(m->arena);

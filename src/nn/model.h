@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "nn/layer.h"
+#include "nn/vocab.h"
 
 #define MODEL_MAX_LAYERS 64
 #define MODEL_DESC_MAX 4096
@@ -29,6 +30,8 @@ typedef struct {
     float *dacts[MODEL_MAX_LAYERS + 1]; // gradients of the same; dacts[0] is unused (NULL)
     float *probs;              // (max_batch, num_classes) softmax of the last forward
     void *arena;               // the single allocation all activation buffers live in
+    Vocab *vocab;              // text models (a leading embed): tokeniser settings and vocabulary, fitted by
+                               // train_fit_input and saved in the model file; owned; NULL otherwise
 } Model;
 
 // Expand a preset name ("reference-cnn", "badnets-mnist", "mlp", "logreg") to its description; other text is

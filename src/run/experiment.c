@@ -21,6 +21,7 @@
 #include "run/defenses.h"
 #include "data/load.h"
 #include "data/pngdir.h"
+#include "attack/text/samples.h"
 #include "data/records/samples.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -590,7 +591,10 @@ Status experiment_run(const ExperimentOptions *opt) {
         if ((st = poison_manifest_write_csv(&r.manifest, path))) goto done_metrics;
         char phash[65];
         if (sha256_file_hex(path, phash) == BL_OK) manifest_add_hash(manifest, "poison_manifest_sha256", phash);
-        if (r.data.test.kind == DS_RECORDS) { // records: a table of clean and triggered records
+        if (r.data.test.kind == DS_TOKENS) { // messages: triggered messages with the inserted words marked
+            path_join(path, sizeof path, r.dir, "samples.md");
+            if ((st = text_write_samples(path, &r.data.test, &r.triggered_test, r.data.test.c))) goto done_metrics;
+        } else if (r.data.test.kind == DS_RECORDS) { // records: a table of clean and triggered records
             char md[4200];
             path_join(path, sizeof path, r.dir, "samples.csv");
             path_join(md, sizeof md, r.dir, "samples.md");

@@ -1,10 +1,12 @@
 // train.c: the training loop, the batch loader and inference over a dataset.
 #include "train/train.h"
 
+#include "data/text/lexicon.h"
 #include "nn/loss.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,7 +30,50 @@ static void batch_load_records(const Dataset *d, const int *idx, int B, float *x
     }
 }
 
-void batch_load(const Dataset *d, const int *idx, int B, float *x, uint8_t *y) {
+// The model id of lexicon word `id`: through the vocabulary's cached map when it is current for this lexicon,
+// else by looking the word up (the map is rebuilt when stale; if that fails the lookup still gives the answer).
+static void vocab_refresh_map(Vocab *v, const DsLexicon *lex) {
+    const int n = lex_size(lex);
+    if (v->map_for == lex && v->map_n == n) return;
+    int32_t *map = bl_alloc((size_t)(n + 1) * sizeof(int32_t));
+    if (!map) return;
+    for (int i = 0; i < n; i++) {
+        const char *w = lex_word(lex, i);
+        map[i] = vocab_id(v, w, strlen(w));
+    }
+    bl_free(v->map);
+    v->map = map, v->map_for = lex, v->map_n = n;
+}
+
+static inline float token_model_id(const Vocab *v, const DsLexicon *lex, int32_t id) {
+    if (v->map_for == lex && id >= 0 && id < v->map_n) return (float)v->map[id];
+    const char *w = lex_word(lex, id);
+    return w ? (float)vocab_id(v, w, strlen(w)) : (float)VOCAB_OOV;
+}
+
+// Tokens: x row (L) = the model ids of the message's first L words, then padding (0). An empty message reads
+// as one out-of-vocabulary token, so every row holds at least one token (meanpool divides by the count).
+static void batch_load_tokens(const Model *m, const Dataset *d, const int *idx, int B, float *x) {
+    const int L = d->c;
+    Vocab *v = m ? m->vocab : NULL;
+    if (v) vocab_refresh_map(v, d->lexicon);
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        const int32_t *tok = d->tokens + d->tok_offset[idx[b]];
+        const long len = d->tok_offset[idx[b] + 1] - d->tok_offset[idx[b]];
+        float *dst = x + (size_t)b * L;
+        for (int t = 0; t < L; t++)
+            dst[t] = t < len ? (v ? token_model_id(v, d->lexicon, tok[t]) : (float)VOCAB_OOV) : 0.0f;
+        if (len == 0) dst[0] = (float)VOCAB_OOV;
+    }
+}
+
+void batch_load(const Model *m, const Dataset *d, const int *idx, int B, float *x, uint8_t *y) {
+    if (d->kind == DS_TOKENS) {
+        batch_load_tokens(m, d, idx, B, x);
+        for (int b = 0; b < B; b++) y[b] = d->labels[idx[b]];
+        return;
+    }
     if (d->kind == DS_RECORDS) {
         batch_load_records(d, idx, B, x);
         for (int b = 0; b < B; b++) y[b] = d->labels[idx[b]];
@@ -53,7 +98,53 @@ double train_step(Model *m, Optimizer *opt, const uint8_t *y, int B, double lr) 
     return loss;
 }
 
+typedef struct {
+    long count;
+    const char *word;
+} WordCount;
+
+// Most frequent first; ties by byte order of the word, so the vocabulary never depends on interning order.
+static int cmp_word_count(const void *a, const void *b) {
+    const WordCount *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return strcmp(x->word, y->word);
+}
+
+// A leading embed: the vocabulary is the V-2 most frequent words of the first L tokens of the training
+// messages (what the model reads), ties broken by byte order; kept in m->vocab with the tokeniser settings.
+static Status fit_vocab(Model *m, const Dataset *d) {
+    const Layer *l = &m->layers[0];
+    if (d->kind != DS_TOKENS || d->c != l->in.c)
+        return bl_fail(BL_ERR_USAGE, "embed needs a tokens dataset of %d-token messages", l->in.c);
+    const int nlex = lex_size(d->lexicon);
+    WordCount *wc = bl_alloc((size_t)(nlex + 1) * sizeof *wc);
+    const char **words = bl_alloc((size_t)(nlex + 1) * sizeof *words);
+    if (!wc || !words) {
+        bl_free(wc);
+        bl_free(words);
+        return BL_ERR_RUN;
+    }
+    for (int i = 0; i < nlex; i++) wc[i].word = lex_word(d->lexicon, i);
+    for (int i = 0; i < d->n; i++) {
+        const long a = d->tok_offset[i], e = BL_MIN(d->tok_offset[i + 1], a + d->c);
+        for (long t = a; t < e; t++) wc[d->tokens[t]].count++;
+    }
+    qsort(wc, (size_t)nlex, sizeof *wc, cmp_word_count);
+    int n = 0;
+    while (n < nlex && n < l->units - 2 && wc[n].count > 0) {
+        words[n] = wc[n].word;
+        n++;
+    }
+    vocab_free(m->vocab);
+    m->vocab = NULL;
+    Status st = vocab_new(VOCAB_TOKENIZER, d->c, d->text_subject, words, n, &m->vocab);
+    bl_free(wc);
+    bl_free(words);
+    return st;
+}
+
 Status train_fit_input(Model *m, const Dataset *d) {
+    if (m->nlayers > 0 && strcmp(m->layers[0].ops->name, "embed") == 0) return fit_vocab(m, d);
     if (m->nlayers == 0 || strcmp(m->layers[0].ops->name, "standardize") != 0) return BL_OK;
     Layer *l = &m->layers[0];
     const int F = l->units;
@@ -113,7 +204,7 @@ Status train_model(Model *m, const Dataset *d, const TrainOptions *o) {
         long correct = 0;
         for (int bi = 0; bi < nbatches; bi++) {
             int start = bi * o->batch, B = BL_MIN(o->batch, d->n - start);
-            batch_load(d, order + start, B, m->acts[0], y);
+            batch_load(m, d, order + start, B, m->acts[0], y);
             double loss = train_step(m, &opt, y, B, lr);
             if (o->after_step) o->after_step(o->step_ctx, m);
             if (!isfinite(loss)) {
@@ -156,7 +247,7 @@ void predict(Model *m, const Dataset *d, uint8_t *pred, float *probs_out) {
     for (int start = 0; start < d->n; start += step) {
         int B = BL_MIN(step, d->n - start);
         for (int b = 0; b < B; b++) idx[b] = start + b;
-        batch_load(d, idx, B, m->acts[0], y);
+        batch_load(m, d, idx, B, m->acts[0], y);
         const float *z = model_forward(m, B);
         for (int b = 0; b < B; b++) {
             int best = 0;

@@ -13,11 +13,13 @@
 Shape train_input_shape(const Dataset *d);
 
 // Copy B samples (indices idx) into x (B, input) and their labels into y (B). Images become floats in [0,1];
-// records become their values (0 where missing) followed by their missing flags (1 = missing).
-void batch_load(const Dataset *d, const int *idx, int B, float *x, uint8_t *y);
+// records become their values (0 where missing) followed by their missing flags (1 = missing); messages become
+// the model ids (m->vocab) of their first L words, padded with 0. m may be NULL except for tokens.
+void batch_load(const Model *m, const Dataset *d, const int *idx, int B, float *x, uint8_t *y);
 
 // Fit the model's input preprocessing to training data d: a leading standardize layer gets the mean and 1/std of
-// each feature's present values. No-op for models without one (every image network).
+// each feature's present values; a leading embed gets its vocabulary (m->vocab) from d's messages. No-op for
+// models without either (every image network).
 Status train_fit_input(Model *m, const Dataset *d);
 
 // One training step on the B samples already in m->acts[0] with labels y: forward, loss, backward, update.
