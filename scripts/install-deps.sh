@@ -5,13 +5,14 @@
 set -eu
 PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev libcsv-dev liblzma-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
 PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" # NEON kernel check (scripts/test-neon.sh)
+PKGS="$PKGS python3-jsonschema libxml2-utils" # scan report validation (scripts/validate-scan-reports.sh)
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi
 done
-fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; sh "$(dirname "$0")/fetch-tabular.sh"; }
+fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; sh "$(dirname "$0")/fetch-tabular.sh"; sh "$(dirname "$0")/fetch-sarif-schema.sh"; }
 if [ -z "$missing" ]; then fetch_mnist; exit 0; fi
 echo "install-deps: installing:$missing" >&2
 SUDO=""

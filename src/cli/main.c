@@ -1,5 +1,6 @@
 // main.c: `backdoorlab <command> ...`. Dispatch only; each command lives in its own file.
-// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt input data or model.
+// Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt input data or model, 4 policy
+// violation (`scan` only: a required check failed).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,15 @@ static const struct {
     {"reproduce", cmd_reproduce, "run paper configs and put our numbers beside the papers' (results/reproduce)"},
     {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
     {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
+    {"scan", cmd_scan, "check a model against a policy (signature ... Neural Cleanse) for CI: exit 0 pass, 4 fail"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: backdoorlab <command> [options]   (backdoorlab <command> --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
         fprintf(f, "  %-9s %s\n", g_commands[i].name, g_commands[i].help);
-    fprintf(f, "\nexit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt data or model\n");
+    fprintf(f, "\nexit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 bad or corrupt data or model,\n"
+                  "            4 policy violation (scan: a required check failed)\n");
 }
 
 // libgomp reads how idle threads wait from the environment before main() runs. Its default (spin up to 300,000

@@ -1,0 +1,39 @@
+#!/bin/sh
+# scan-false-fail.sh: how often the strict scan policy fails a CLEAN model. Trains the demo's clean model
+# (experiments/demo.ini without its [attack]) with seeds 2..(1+N), then scans each with POLICY.
+# Usage: sh scripts/scan-false-fail.sh [N=5] [POLICY=experiments/scan/strict.ini] [OUT=results/scan-false-fail]
+# Phase "train" only trains (SCAN_PHASE=train); the default does both. Writes OUT/summary.csv.
+set -eu
+N=${1:-5}
+POLICY=${2:-experiments/scan/strict.ini}
+OUT=${3:-results/scan-false-fail}
+BIN=${BIN:-build/backdoorlab}
+PHASE=${SCAN_PHASE:-all}
+mkdir -p "$OUT"
+s=2
+while [ "$s" -le $((N + 1)) ]; do
+    d="$OUT/seed-$s"
+    if [ ! -f "$d/DONE" ]; then
+        # the demo config, seed s, no [attack] section (everything from [attack] to the end goes)
+        mkdir -p "$d"
+        sed -e "s/^seed = .*/seed = $s/" -e "s/^name = .*/name = scan-clean-seed-$s/" -e '/^\[attack\]/,$d' \
+            experiments/demo.ini > "$OUT/seed-$s.ini"
+        "$BIN" train "$OUT/seed-$s.ini" --out "$d" --quiet
+    fi
+    s=$((s + 1))
+done
+[ "$PHASE" = train ] && exit 0
+echo "seed,exit,seconds" > "$OUT/summary.csv.tmp"
+s=2
+while [ "$s" -le $((N + 1)) ]; do
+    d="$OUT/seed-$s"
+    t0=$(date +%s.%N)
+    rc=0
+    "$BIN" scan --model "$d/model.bdm" --policy "$POLICY" --probe results/demo \
+        --json "$d/scan.json" --junit "$d/scan.xml" --sarif "$d/scan.sarif" > "$d/scan.txt" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    echo "$s,$rc,$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")" >> "$OUT/summary.csv.tmp"
+    s=$((s + 1))
+done
+mv "$OUT/summary.csv.tmp" "$OUT/summary.csv"
+cat "$OUT/summary.csv"
