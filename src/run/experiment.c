@@ -21,6 +21,7 @@
 #include "run/defenses.h"
 #include "data/load.h"
 #include "data/pngdir.h"
+#include "attack/text/export.h"
 #include "attack/text/samples.h"
 #include "data/records/samples.h"
 #include "data/split.h"
@@ -836,6 +837,43 @@ void experiment_defense_data(LoadedRun *r, DefenseRunData *rd) {
     rd->backdoor_sha256 = r->backdoor_sha256;
 }
 
+// Messages: put each poisoned message (r.poisoned, a subset of the training file) into its row of full, whose token
+// arrays are rebuilt (poisoned messages are longer).
+static Status text_put_poisoned(Dataset *full, const Dataset *poisoned, const int *row_of, int max_orig) {
+    int *src = bl_alloc((size_t)full->n * sizeof(int)); // row -> index in poisoned, or -1
+    if (!src) return bl_fail(BL_ERR_RUN, "out of memory");
+    for (int i = 0; i < full->n; i++) src[i] = -1;
+    for (int i = 0; i < poisoned->n; i++) {
+        int o = poisoned->orig_index[i];
+        if (o >= 0 && o <= max_orig && row_of[o] >= 0) src[row_of[o]] = i;
+    }
+    long total = 0;
+    for (int i = 0; i < full->n; i++) {
+        const Dataset *d = src[i] < 0 ? full : poisoned;
+        const int j = src[i] < 0 ? i : src[i];
+        total += d->tok_offset[j + 1] - d->tok_offset[j];
+    }
+    int32_t *tok = bl_alloc((size_t)(total + 1) * sizeof(int32_t));
+    long *off = bl_alloc((size_t)(full->n + 1) * sizeof(long));
+    if (!tok || !off) {
+        bl_free(src), bl_free(tok), bl_free(off);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    long w = 0;
+    for (int i = 0; i < full->n; i++) {
+        const Dataset *d = src[i] < 0 ? full : poisoned;
+        const int j = src[i] < 0 ? i : src[i];
+        const long n = d->tok_offset[j + 1] - d->tok_offset[j];
+        off[i] = w;
+        memcpy(tok + w, d->tokens + d->tok_offset[j], (size_t)n * sizeof(int32_t));
+        w += n;
+    }
+    off[full->n] = w;
+    bl_free(full->tokens), bl_free(full->tok_offset), bl_free(src);
+    full->tokens = tok, full->tok_offset = off;
+    return BL_OK;
+}
+
 Status experiment_poison(const char *config_path, const char *out_dir, int png_format, int threads, int progress,
                          int quiet) {
     Run r;
@@ -850,9 +888,9 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
         st = bl_fail(BL_ERR_USAGE, "%s has no [attack] section: there is nothing to poison", config_path);
         goto done;
     }
-    if (r.data.train.kind != DS_IMAGES) { // the writers are IDX and PNG: image formats
+    if ((r.data.train.kind == DS_TOKENS) != (png_format == POISON_FORMAT_TEXT) || r.data.train.kind == DS_RECORDS) {
         st = bl_fail(BL_ERR_USAGE,
-                     "%s: `poison` exports images (IDX or PNG); dataset %s holds %s, which it cannot write yet "
+                     "%s: dataset %s holds %s; `poison` writes images as idx or png and messages as text "
                      "(`run` writes poison.csv and samples.csv/samples.md for records)",
                      config_path, r.cfg.data.dataset, ds_kind_name(r.data.train.kind));
         goto done;
@@ -878,7 +916,7 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
             st = bl_fail(BL_ERR_RUN, "internal: poisoned sample %d has index %d outside the training set", i, o);
             goto done;
         }
-        memcpy(full.images + (size_t)row * ss, r.poisoned.images + (size_t)i * ss, ss);
+        if (full.kind == DS_IMAGES) memcpy(full.images + (size_t)row * ss, r.poisoned.images + (size_t)i * ss, ss);
         full.labels[row] = r.poisoned.labels[i];
     }
     for (int i = 0; i < r.manifest.count; i++) {
@@ -891,8 +929,13 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
     }
     for (int i = 0; i < full.n; i++) full.orig_index[i] = i;
     if ((st = ensure_dir(out_dir))) goto done;
-    st = attack_export(out_dir, png_format ? EXPORT_PNG : EXPORT_IDX, &r.cfg.attack, r.cfg.experiment.seed, &full,
-                       &r.data.test, &r.triggered_test, &r.manifest);
+    if (full.kind == DS_TOKENS) {
+        if (!(st = text_put_poisoned(&full, &r.poisoned, row_of, max_orig)))
+            st = text_export(out_dir, &full, &r.data.test, &r.triggered_test, &r.manifest);
+    } else {
+        st = attack_export(out_dir, png_format ? EXPORT_PNG : EXPORT_IDX, &r.cfg.attack, r.cfg.experiment.seed,
+                           &full, &r.data.test, &r.triggered_test, &r.manifest);
+    }
     if (st) goto done;
     char path[4200];
     path_join(path, sizeof path, out_dir, "config.resolved.ini");
@@ -900,11 +943,13 @@ Status experiment_poison(const char *config_path, const char *out_dir, int png_f
     if (!quiet) {
         char what[256];
         attack_describe(&r.cfg.attack, what, sizeof what);
-        printf("%s: %s\n%d of %d training samples poisoned (%.2f%% of the %s base), %d noise-mode; %d test images triggered.\n"
-               "Wrote %s/ (%s, poison.csv, trigger.png, gallery.png, config.resolved.ini)\n",
+        printf("%s: %s\n%d of %d training samples poisoned (%.2f%% of the %s base), %d noise-mode; %d test samples triggered.\n"
+               "Wrote %s/ (%s, config.resolved.ini)\n",
                r.cfg.experiment.name, what, r.manifest.count, full.n, 100 * r.manifest.rate,
-               attack_base_name(r.cfg.attack.poison_base), r.manifest.noise_count,
-               r.triggered_test.n, out_dir, png_format ? "train/ test/ triggered/ PNG trees" : "IDX files");
+               attack_base_name(r.cfg.attack.poison_base), r.manifest.noise_count, r.triggered_test.n, out_dir,
+               full.kind == DS_TOKENS ? "train.tsv test.tsv triggered.tsv poison.csv"
+               : png_format ? "train/ test/ triggered/ PNG trees, poison.csv, trigger.png, gallery.png"
+                            : "IDX files, poison.csv, trigger.png, gallery.png");
     }
 done:
     bl_free(row_of);

@@ -78,6 +78,8 @@ void experiment_defense_data(LoadedRun *r, DefenseRunData *rd);
 // training set, the clean and triggered test sets, poison.csv, trigger.png, gallery.png and config.resolved.ini to
 // out_dir (attack/export.h); png_format selects PNG trees instead of IDX files. No training (except a
 // label-consistent attack's surrogate).
+// `png_format`: 0 IDX, 1 PNG (images), POISON_FORMAT_TEXT (messages: TSV, attack/text/export.h).
+#define POISON_FORMAT_TEXT 2
 Status experiment_poison(const char *config_path, const char *out_dir, int png_format, int threads, int progress,
                          int quiet);
 
