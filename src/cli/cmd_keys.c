@@ -119,7 +119,14 @@ static void print_provenance(const BdmModel *m) {
     while (*s) {
         const char *e = strchr(s, '\n');
         int n = e ? (int)(e - s) : (int)strlen(s);
-        if (n) printf("  %.*s\n", n, s);
+        if (n > 11 && !strncmp(s, "text_vocab=", 11)) { // a text model's vocabulary: its size and first words
+            int words = 1, shown = 11;
+            for (int i = 11; i < n; i++) words += s[i] == ' ';
+            while (shown < n && shown < 11 + 72) shown++;
+            printf("  text_vocab=(%d words) %.*s%s\n", n > 11 ? words : 0, shown - 11, s + 11, shown < n ? " ..." : "");
+        } else if (n) {
+            printf("  %.*s\n", n, s);
+        }
         s += n + (e != NULL);
     }
     if (m->signer_fingerprint[0])

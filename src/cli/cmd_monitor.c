@@ -8,12 +8,13 @@
 
 #include "cli/cli.h"
 #include "data/idx.h"
+#include "data/text/corpus.h"
 #include "defense/monitor.h"
 #include "nn/checkpoint.h"
 #include "run/experiment.h"
 
 static void monitor_usage(void) {
-    printf("usage: backdoorlab monitor --model M --defense strip|confidence --calibrate CLEAN\n"
+    printf("usage: backdoorlab monitor --model M --defense strip|strip-text|confidence --calibrate CLEAN\n"
            "                           [--input FILE|DIR|-] [--frr F] [--classes K] [--seed S] [--set key=value]\n"
            "                           [--trusted-key KEY.pub]\n\n"
            "Screens inputs to a deployed model and writes one JSON line per input on stdout:\n"
@@ -23,7 +24,9 @@ static void monitor_usage(void) {
            "  --calibrate CLEAN  an IDX images file of clean images, or a run folder (results/<exp>) whose\n"
            "                     defender split is used; the threshold is fitted on it (STRIP also overlays it)\n"
            "  --input X          an IDX images file, a folder of PNG files, or - for stdin: raw uint8 images of\n"
-           "                     the model's input shape (C,H,W planar) back to back (default -)\n"
+           "                     the model's input shape (C,H,W planar) back to back (default -); for a text\n"
+           "                     model (--calibrate a messages run): a text file of one message per line, or\n"
+           "                     a TSV `label<TAB>text` (the label is ignored); use --defense strip-text|confidence\n"
            "  --frr F            false-rejection target: 0.005, 0.01 (default), 0.02 or 0.03\n"
            "  --classes K        the model's number of classes (default: the run's, or 10 for an IDX file)\n"
            "  --seed S           seed for the defence's streams (default: the run's, or 1)\n"
@@ -44,6 +47,53 @@ static Status load_idx(const char *path, int num_classes, Dataset *d) {
     if (!st) st = ds_alloc(d, n, c, h, w, num_classes);
     if (!st) memcpy(d->images, pix, (size_t)n * c * h * w);
     bl_free(pix);
+    return st;
+}
+
+// Messages to screen, one per line of a text file: the text after the line's first TAB when it has one (a
+// `label<TAB>text` TSV: the label is ignored), else the whole line; empty lines are skipped. Words are interned
+// into lex (the calibration run's), so the model reads them through its vocabulary like any message.
+static Status load_messages(const char *path, DsLexicon *lex, int max_tokens, int num_classes, Dataset *d) {
+    char *buf = NULL;
+    size_t len = 0;
+    Status st = text_read_file(path, (size_t)1 << 30, &buf, &len);
+    if (st) return st;
+    TextCorpus c = {0};
+    int line = 0;
+    for (size_t i = 0; !st && i < len;) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n') e++;
+        line++;
+        size_t a = i, b = e > i && buf[e - 1] == '\r' ? e - 1 : e;
+        for (size_t j = a; j < b; j++)
+            if (buf[j] == '\t') {
+                a = j + 1;
+                break;
+            }
+        if (b > a) st = corpus_add(&c, buf + a, b - a, 0, line - 1, lex);
+        if (st) st = bl_fail_ctx(st, "%s:%d", path, line);
+        i = e + 1;
+    }
+    free(buf);
+    if (!st && c.n == 0) st = bl_fail(BL_ERR_DATA, "%s: no message to screen (every line is empty)", path);
+    if (!st) {
+        memset(d, 0, sizeof *d);
+        d->kind = DS_TOKENS, d->n = c.n, d->c = max_tokens, d->h = d->w = 1, d->num_classes = num_classes;
+        d->lexicon = lex;
+        d->tokens = bl_alloc((size_t)(c.off[c.n] + 1) * sizeof(int32_t));
+        d->tok_offset = bl_alloc((size_t)(c.n + 1) * sizeof(long));
+        d->labels = bl_alloc((size_t)c.n);
+        d->orig_index = bl_alloc((size_t)c.n * sizeof(int));
+        if (!d->tokens || !d->tok_offset || !d->labels || !d->orig_index) {
+            ds_free(d);
+            st = bl_fail(BL_ERR_RUN, "out of memory");
+        } else {
+            memcpy(d->tokens, c.tok.ids, (size_t)c.off[c.n] * sizeof(int32_t));
+            memcpy(d->tok_offset, c.off, (size_t)(c.n + 1) * sizeof(long));
+            memcpy(d->orig_index, c.orig, (size_t)c.n * sizeof(int));
+        }
+    }
+    corpus_free(&c);
     return st;
 }
 
@@ -121,7 +171,10 @@ int cmd_monitor(int argc, char **argv) {
     MonitorStats stats = {0};
     if (!strcmp(input, "-")) st = monitor_screen_raw(&mon, stdin, stdout, &stats);
     else if (is_dir(input)) st = monitor_screen_pngdir(&mon, input, stdout, &stats);
-    else if (!(st = load_idx(input, (int)classes, &inputs))) st = monitor_screen_dataset(&mon, &inputs, 0, stdout, &stats);
+    else if (clean->kind == DS_TOKENS) {
+        if (!(st = load_messages(input, run->data.lexicon, clean->c, (int)classes, &inputs)))
+            st = monitor_screen_dataset(&mon, &inputs, 0, stdout, &stats);
+    } else if (!(st = load_idx(input, (int)classes, &inputs))) st = monitor_screen_dataset(&mon, &inputs, 0, stdout, &stats);
     fflush(stdout);
     fprintf(stderr, "monitor: %s, threshold %.6g at FRR %g: %ld input(s), %ld flagged, %ld error(s), %.1f inputs/s\n",
             defense, mon.threshold, frr, stats.inputs, stats.flagged, stats.errors,

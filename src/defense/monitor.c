@@ -131,7 +131,29 @@ static Status chunk_alloc(const Monitor *mon, Dataset *chunk) {
     return ds_alloc(chunk, MONITOR_CHUNK, in.c, in.h, in.w, mon->model->num_classes);
 }
 
+// Messages: each chunk is a selection of d (the messages keep d's lexicon; the model maps words through its own
+// vocabulary), labels zeroed: the monitor does not know them.
+static Status screen_messages(Monitor *mon, const Dataset *d, long first_index, FILE *out, MonitorStats *st) {
+    if (d->c != mon->model->input.c || mon->model->input.h != 1 || mon->model->input.w != 1 || !mon->model->vocab)
+        return bl_fail(BL_ERR_DATA, "monitor: the inputs are messages of %d words but the model is not a text model "
+                       "reading %d", d->c, d->c);
+    int idx[MONITOR_CHUNK];
+    long index[MONITOR_CHUNK];
+    Status s = BL_OK;
+    for (int i = 0; !s && i < d->n; i += MONITOR_CHUNK) {
+        int k = BL_MIN(MONITOR_CHUNK, d->n - i);
+        for (int j = 0; j < k; j++) idx[j] = i + j, index[j] = first_index + i + j;
+        Dataset chunk;
+        if ((s = ds_select(d, idx, k, &chunk))) break;
+        memset(chunk.labels, 0, (size_t)k);
+        s = screen_chunk(mon, &chunk, k, index, NULL, out, st);
+        ds_free(&chunk);
+    }
+    return s;
+}
+
 Status monitor_screen_dataset(Monitor *mon, const Dataset *d, long first_index, FILE *out, MonitorStats *st) {
+    if (d->kind == DS_TOKENS) return screen_messages(mon, d, first_index, out, st);
     const int sz = ds_sample_size(d);
     if ((size_t)sz != shape_size(mon->model->input))
         return bl_fail(BL_ERR_DATA, "monitor: input images are %dx%dx%d but the model takes %dx%dx%d", d->c, d->h,
