@@ -32,7 +32,7 @@ endif
 # -ffp-contract=fast lets gcc emit FMAs under -std=c11 (ISO mode turns contraction off). It is not
 # fast-math: no reassociation, so sums keep their written order and results stay reproducible.
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra $(OPT) $(ARCH) -ffp-contract=fast -g -Isrc -MMD -MP
-PKGS    = libpng zlib inih libcjson libsodium liblzma
+PKGS    = libpng zlib inih libcjson libsodium liblzma gmime-3.0
 # Recursive (=) so pkg-config runs only when a recipe needs it, after scripts/install-deps.sh.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 LDLIBS  = $(shell pkg-config --libs $(PKGS)) -lcsv -lm

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "data/text/lexicon.h"
+
 const char *ds_kind_name(DsKind k) {
     switch (k) {
     case DS_IMAGES: return "images";
@@ -23,7 +25,9 @@ void ds_free(Dataset *d) {
     bl_free(d->missing);
     bl_free(d->labels);
     bl_free(d->orig_index);
-    memset(d, 0, sizeof *d);
+    bl_free(d->tokens);
+    bl_free(d->tok_offset);
+    memset(d, 0, sizeof *d); // lexicon and class_names are the pair's
 }
 
 void ds_pair_free(DatasetPair *p) {
@@ -31,6 +35,8 @@ void ds_pair_free(DatasetPair *p) {
     ds_free(&p->train);
     ds_free(&p->test);
     ds_schema_free(p->schema);
+    lex_free(p->lexicon);
+    bl_free(p->class_names);
     memset(p, 0, sizeof *p);
 }
 
@@ -126,7 +132,66 @@ Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const
     return BL_OK;
 }
 
-// An empty dataset shaped like src (same kind, shape, classes and schema).
+Status ds_alloc_tokens(Dataset *d, int n, long ntokens, int max_tokens, int num_classes, DsLexicon *lexicon,
+                       char (*class_names)[DS_NAME_MAX]) {
+    memset(d, 0, sizeof *d);
+    if (n < 0 || ntokens < 0 || max_tokens < 1 || num_classes < 1 || num_classes > 256)
+        return bl_fail(BL_ERR_USAGE, "ds_alloc_tokens: bad shape n=%d tokens=%ld max_tokens=%d classes=%d", n, ntokens,
+                       max_tokens, num_classes);
+    size_t nn = (size_t)(n ? n : 1);
+    d->tokens = bl_alloc(((size_t)ntokens + 1) * sizeof(int32_t));
+    d->tok_offset = bl_alloc(((size_t)n + 1) * sizeof(long));
+    d->labels = bl_alloc(nn);
+    d->orig_index = bl_alloc(nn * sizeof(int));
+    if (!d->tokens || !d->tok_offset || !d->labels || !d->orig_index) {
+        ds_free(d);
+        return BL_ERR_RUN;
+    }
+    d->kind = DS_TOKENS;
+    d->n = n;
+    d->c = max_tokens;
+    d->h = d->w = 1;
+    d->num_classes = num_classes;
+    d->lexicon = lexicon;
+    d->class_names = class_names;
+    for (int i = 0; i < n; i++) d->orig_index[i] = i;
+    return BL_OK;
+}
+
+// Tokens: the samples idx[0..k) of src (k of them, in that order) into a new dataset *dst (same lexicon, classes,
+// max length and subject flag).
+static Status ds_select_tokens(const Dataset *src, const int *idx, int k, Dataset *dst) {
+    long total = 0;
+    for (int i = 0; i < k; i++) total += src->tok_offset[idx[i] + 1] - src->tok_offset[idx[i]];
+    Dataset d;
+    Status st = ds_alloc_tokens(&d, k, total, src->c, src->num_classes, src->lexicon, src->class_names);
+    if (st) return st;
+    d.text_subject = src->text_subject;
+    long w = 0;
+    for (int i = 0; i < k; i++) {
+        const long a = src->tok_offset[idx[i]], len = src->tok_offset[idx[i] + 1] - a;
+        d.tok_offset[i] = w;
+        memcpy(d.tokens + w, src->tokens + a, (size_t)len * sizeof(int32_t));
+        w += len;
+        d.labels[i] = src->labels[idx[i]];
+        d.orig_index[i] = src->orig_index[idx[i]];
+    }
+    d.tok_offset[k] = w;
+    *dst = d;
+    return BL_OK;
+}
+
+// Tokens: the first k samples of src, or all of them (k = src->n).
+static Status ds_first_tokens(const Dataset *src, int k, Dataset *dst) {
+    int *idx = malloc((size_t)BL_MAX(k, 1) * sizeof *idx);
+    if (!idx) return bl_fail(BL_ERR_RUN, "dataset: out of memory");
+    for (int i = 0; i < k; i++) idx[i] = i;
+    Status st = ds_select_tokens(src, idx, k, dst);
+    free(idx);
+    return st;
+}
+
+// An empty dataset shaped like src (same kind, shape, classes and schema); not for tokens (ds_select_tokens).
 static Status ds_alloc_like(const Dataset *src, int n, Dataset *dst) {
     if (src->kind == DS_RECORDS) return ds_alloc_records(dst, n, src->c, src->num_classes, src->schema);
     return ds_alloc(dst, n, src->c, src->h, src->w, src->num_classes);
@@ -172,6 +237,7 @@ Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst) {
         if (idx[i] < 0 || idx[i] >= src->n)
             return bl_fail(BL_ERR_USAGE, "ds_select: index %d at position %d is outside 0..%d", idx[i], i,
                            src->n - 1);
+    if (src->kind == DS_TOKENS) return ds_select_tokens(src, idx, k, dst);
     Dataset d;
     Status st = ds_alloc_like(src, k, &d);
     if (st) return st;
@@ -181,6 +247,7 @@ Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst) {
 }
 
 Status ds_copy(const Dataset *src, Dataset *dst) {
+    if (src->kind == DS_TOKENS) return ds_first_tokens(src, src->n, dst);
     Dataset d;
     Status st = ds_alloc_like(src, src->n, &d);
     if (st) return st;
@@ -200,18 +267,44 @@ const char *dataset_default_dir(const char *name) {
 Status ds_take_first(Dataset *d, int subset) {
     if (subset <= 0 || subset >= d->n) return BL_OK;
     Dataset s;
-    Status st = ds_alloc_like(d, subset, &s);
+    Status st = d->kind == DS_TOKENS ? ds_first_tokens(d, subset, &s) : ds_alloc_like(d, subset, &s);
     if (st) return st;
-    for (int i = 0; i < subset; i++) ds_copy_sample(d, i, &s, i);
+    for (int i = 0; d->kind != DS_TOKENS && i < subset; i++) ds_copy_sample(d, i, &s, i);
     ds_free(d);
     *d = s;
     return BL_OK;
 }
 
+// Tokens: per message its length in words (4 bytes, little-endian) and its words, each NUL-terminated. Words, not
+// ids: the same messages give the same hash whatever order their words were interned in (an attack or another
+// reading order interns differently). The maximum length (c) is a reading setting and is not hashed.
+static void hash_tokens(crypto_hash_sha256_state *h, const Dataset *d) {
+    unsigned char buf[1 << 16];
+    size_t used = 0;
+    for (int i = 0; i < d->n; i++) {
+        const long a = d->tok_offset[i], e = d->tok_offset[i + 1];
+        const uint32_t len = (uint32_t)(e - a);
+        if (used + 4 > sizeof buf) crypto_hash_sha256_update(h, buf, used), used = 0;
+        for (int k = 0; k < 4; k++) buf[used++] = (unsigned char)(len >> (8 * k));
+        for (long t = a; t < e; t++) {
+            const char *w = lex_word(d->lexicon, d->tokens[t]);
+            const size_t wl = w ? strlen(w) + 1 : 1;
+            if (used + wl > sizeof buf) crypto_hash_sha256_update(h, buf, used), used = 0;
+            if (w) memcpy(buf + used, w, wl);
+            else buf[used] = 0; // an id outside the lexicon (cannot happen with our loaders): an empty word
+            used += wl;
+        }
+    }
+    crypto_hash_sha256_update(h, buf, used);
+}
+
 // Images: the bytes. Records: the float values (little-endian on every host we run), then the missing mask.
+// Tokens: hash_tokens. Then the labels.
 static void hash_ds(crypto_hash_sha256_state *h, const Dataset *d) {
     const unsigned long long vals = (unsigned long long)d->n * (unsigned long long)ds_sample_size(d);
-    if (d->kind == DS_RECORDS) {
+    if (d->kind == DS_TOKENS) {
+        hash_tokens(h, d);
+    } else if (d->kind == DS_RECORDS) {
         crypto_hash_sha256_update(h, (const unsigned char *)d->features, vals * sizeof(float));
         crypto_hash_sha256_update(h, d->missing, vals);
     } else {

@@ -78,7 +78,9 @@ static inline int ds_sample_size(const Dataset *d) { return d->c * d->h * d->w; 
 void ds_free(Dataset *d);
 void ds_pair_free(DatasetPair *p);
 // Set p->sha256_hex: SHA-256 over the decoded train images, train labels, test images, test labels, in that
-// order (the dataset identity every manifest records). BL_ERR_RUN only if libsodium cannot initialise.
+// order (the dataset identity every manifest records). Records hash their values and missing masks; tokens hash
+// each message's length and words (not lexicon ids, so the hash does not depend on interning order). BL_ERR_RUN
+// only if libsodium cannot initialise.
 Status ds_pair_hash(DatasetPair *p);
 // Keep the first `subset` samples of d (0, or more than d->n, keeps all), their orig_index included.
 Status ds_take_first(Dataset *d, int subset);
@@ -88,6 +90,11 @@ Status ds_copy(const Dataset *src, Dataset *dst);
 Status ds_select(const Dataset *src, const int *idx, int k, Dataset *dst);
 // Allocate a zeroed dataset of n samples of shape (c,h,w), orig_index = 0..n-1. n may be 0.
 Status ds_alloc(Dataset *d, int n, int c, int h, int w, int num_classes);
+// Allocate a tokens dataset of n empty messages with room for ntokens ids (tok_offset all 0: fill tokens and
+// tok_offset[1..n]), max length max_tokens (its c), orig_index 0..n-1; lexicon and class_names are borrowed (the
+// pair's). tokens and tok_offset come from bl_alloc (code that rebuilds them frees with bl_free).
+Status ds_alloc_tokens(Dataset *d, int n, long ntokens, int max_tokens, int num_classes, DsLexicon *lexicon,
+                       char (*class_names)[DS_NAME_MAX]);
 // Allocate a zeroed records dataset of n samples of nfeatures features (missing mask all 0), orig_index 0..n-1.
 Status ds_alloc_records(Dataset *d, int n, int nfeatures, int num_classes, const DsSchema *schema);
 // A new heap schema with zeroed name arrays; ds_schema_free releases it (NULL is fine).
