@@ -71,6 +71,9 @@ const char *scan_status_name(ScanStatus s); // "not-run", "pass", "fail", "skipp
 // They fill r (status, figures, details) and return BL_OK unless something broke.
 Status scan_model_level(const ScanPolicy *pol, Model *m, const Dataset *probe, const char *out_dir,
                         int progress, ScanCheckResult *r);
+// The [model-scan] rule on per-label figures (anomaly index, reversed-trigger L1 and ASR): the failing label with
+// the largest anomaly index, or -1 when none fails.
+int scan_model_judge(const ScanPolicy *pol, int K, const double *ai, const double *l1, const double *asr);
 Status scan_input_level(const ScanPolicy *pol, Model *m, const Dataset *probe, ScanCheckResult *r);
 
 #endif

@@ -17,6 +17,17 @@ static void settings_of(char (*set)[96], int n, const char *out[SCAN_MAX_ITEMS +
     out[n] = NULL;
 }
 
+int scan_model_judge(const ScanPolicy *pol, int K, const double *ai, const double *l1, const double *asr) {
+    int fail_label = -1;
+    for (int k = 0; k < K; k++) {
+        int outlier = ai[k] > pol->max_anomaly_index;
+        int tiny = pol->max_trigger_l1 > 0 && asr[k] >= pol->trigger_asr && l1[k] < pol->max_trigger_l1;
+        int fails = pol->rule_both && pol->max_trigger_l1 > 0 ? outlier && tiny : outlier || tiny;
+        if (fails && (fail_label < 0 || ai[k] > ai[fail_label])) fail_label = k;
+    }
+    return fail_label;
+}
+
 Status scan_model_level(const ScanPolicy *pol, Model *m, const Dataset *probe, const char *out_dir, int progress,
                         ScanCheckResult *r) {
     const DefenseOps *ops = defense_find(pol->model_detector);
@@ -38,27 +49,35 @@ Status scan_model_level(const ScanPolicy *pol, Model *m, const Dataset *probe, c
     r->details = d;
     cJSON_AddStringToObject(d, "detector", ops->name);
     cJSON_AddNumberToObject(d, "probe_images", probe->n);
-    int worst = -1, small = -1, fail_label = -1;
-    for (int k = 0; k < res.num_labels; k++) {
+    const int K = res.num_labels;
+    double *asr = malloc((size_t)(K > 0 ? K : 1) * sizeof(double));
+    if (!asr) {
+        defense_result_free(&res);
+        return bl_fail(BL_ERR_RUN, "out of memory");
+    }
+    int worst = -1, small = -1;
+    for (int k = 0; k < K; k++) {
         const cJSON *lk = cJSON_GetArrayItem(labels, k);
         const cJSON *a = lk ? cJSON_GetObjectItemCaseSensitive(lk, "asr") : NULL;
-        double asr = cJSON_IsNumber(a) ? a->valuedouble : 1.0, ai = res.anomaly_index[k], l1 = res.label_stat[k];
+        asr[k] = cJSON_IsNumber(a) ? a->valuedouble : 1.0; // a detector that reports no ASR: assume it succeeded
+        if (worst < 0 || res.anomaly_index[k] > res.anomaly_index[worst]) worst = k;
+        if (small < 0 || res.label_stat[k] < res.label_stat[small]) small = k;
+    }
+    int fail_label = scan_model_judge(pol, K, res.anomaly_index, res.label_stat, asr);
+    for (int k = 0; k < K; k++) {
+        double ai = res.anomaly_index[k], l1 = res.label_stat[k];
         int outlier = ai > pol->max_anomaly_index;
-        int tiny = pol->max_trigger_l1 > 0 && asr >= pol->trigger_asr && l1 < pol->max_trigger_l1;
-        int fails = pol->rule_both ? outlier && (tiny || pol->max_trigger_l1 <= 0) : outlier || tiny;
-        if (worst < 0 || ai > res.anomaly_index[worst]) worst = k;
-        if (small < 0 || l1 < res.label_stat[small]) small = k;
-        if (fails && (fail_label < 0 || ai > res.anomaly_index[fail_label])) fail_label = k;
+        int tiny = pol->max_trigger_l1 > 0 && asr[k] >= pol->trigger_asr && l1 < pol->max_trigger_l1;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "label", k);
         cJSON_AddNumberToObject(o, "anomaly_index", ai);
         cJSON_AddNumberToObject(o, "l1", l1);
-        cJSON_AddNumberToObject(o, "asr", asr);
+        cJSON_AddNumberToObject(o, "asr", asr[k]);
         cJSON_AddBoolToObject(o, "outlier", outlier);
         cJSON_AddBoolToObject(o, "small_trigger", tiny);
-        cJSON_AddBoolToObject(o, "fails", fails);
         cJSON_AddItemToArray(arr, o);
     }
+    free(asr);
     if (res.notes[0]) cJSON_AddStringToObject(d, "notes", res.notes);
     if (worst < 0) {
         defense_result_free(&res);
