@@ -57,7 +57,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
-.PHONY: all deps test run-tests asan bench bench-peer demo reproduce reproduce-quick clean
+.PHONY: all deps test run-tests asan bench bench-peer demo scan-demo reproduce reproduce-quick clean
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
 
@@ -109,6 +109,11 @@ bench-peer: all
 
 demo: all
 	$(BIN) run experiments/demo.ini
+
+# The scan walk-through (README, Scan): the demo's models, signed, swapped, unsigned and tampered, against
+# experiments/scan/strict.ini (about 5 minutes on 2 cores; needs results/demo from `make demo`).
+scan-demo: all
+	@BIN=$(BIN) sh scripts/scan-demo.sh
 
 # Paper reproductions (issue 8): every config in experiments/papers, our numbers beside the papers' in
 # results/reproduce/README.md (< 60 min on 2 cores). The quick variant (first seed, fewer epochs, loose

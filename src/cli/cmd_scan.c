@@ -2,7 +2,9 @@
 // policy's checks (src/scan/), prints a summary, writes JSON / JUnit / SARIF, exits 0 (pass) or 4 (violation).
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -77,6 +79,8 @@ int cmd_scan(int argc, char **argv) {
         fprintf(stderr, "backdoorlab scan: --model and --policy are required (see --help)\n");
         return BL_ERR_USAGE;
     }
+    if (o.out_dir && mkdir(o.out_dir, 0755) != 0 && errno != EEXIST)
+        return cli_report(bl_fail(BL_ERR_USAGE, "scan: cannot create --out-dir %s", o.out_dir));
     ScanPolicy *pol = malloc(sizeof *pol);
     ScanReport *rep = calloc(1, sizeof *rep);
     if (!pol || !rep) {

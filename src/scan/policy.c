@@ -38,7 +38,6 @@ typedef struct {
     int lineno;              // line the reader returned last (1-based)
     int failed;              // first error wins
     int fail_line;
-    int section;             // current section: a ScanCheckId, SCAN_NCHECKS for [scan], -1 none
     char seen[MAX_SEEN][48]; // "section.key" already set, with their lines
     int seen_line[MAX_SEEN];
     int nseen;
@@ -329,7 +328,7 @@ static Status check_settings(PolParse *p) {
 Status scan_policy_parse(const char *text, const char *file, ScanPolicy *pol) {
     scan_policy_defaults(pol);
     snprintf(pol->path, sizeof pol->path, "%s", file);
-    PolParse p = {.pol = pol, .file = file, .text = text, .len = strlen(text), .section = -1};
+    PolParse p = {.pol = pol, .file = file, .text = text, .len = strlen(text)};
     note_sections(&p);
     int rc = ini_parse_stream(pp_reader, &p, pp_handler, &p);
     if (rc == -2) return bl_fail(BL_ERR_RUN, "%s: out of memory while parsing", file);

@@ -192,7 +192,7 @@ static Status check_data(const ScanPolicy *pol, const ScanOptions *o, const BdmM
         cJSON_AddNumberToObject(d, "differing_samples", rep.nchanges);
         r->value = rep.nchanges, r->has_value = 1;
     }
-    snprintf(r->figure, sizeof r->figure, "dataset %.16s...%s", *ds ? ds : "(none)", "");
+    snprintf(r->figure, sizeof r->figure, "dataset %.16s...", *ds ? ds : "(none)");
     if (have_rep && !dsm_report_ok(&rep)) {
         snprintf(r->figure, sizeof r->figure, "%d sample(s) differ", rep.nchanges);
         set_fail(r,
@@ -253,8 +253,8 @@ static Status model_shape(const BdmModel *bm, Shape *in, int *classes) {
     char v[64];
     if (!prov_get(bm->provenance, "input", v, sizeof v) || sscanf(v, "%dx%dx%d", &in->c, &in->h, &in->w) != 3 ||
         !prov_get(bm->provenance, "classes", v, sizeof v) || sscanf(v, "%d", classes) != 1 || *classes < 2)
-        return bl_fail(BL_ERR_DATA, "%s: its provenance does not give input=CxHxW and classes=K, which the detector "
-                                    "checks need", bm->desc ? "model" : "model");
+        return bl_fail(BL_ERR_DATA, "the model's provenance does not give input=CxHxW and classes=K, which the "
+                                    "detector checks need");
     return BL_OK;
 }
 
