@@ -87,8 +87,10 @@ Status scan_model_level(const ScanPolicy *pol, Model *m, const Dataset *probe, c
     snprintf(r->figure, sizeof r->figure, "max anomaly index %.2f (label %d); smallest trigger L1 %.1f (label %d)",
              res.anomaly_index[worst], worst, res.label_stat[small], small);
     if (pol->max_trigger_l1 > 0)
-        snprintf(r->threshold, sizeof r->threshold, "anomaly index <= %g %s no trigger with ASR >= %g and L1 < %g",
-                 pol->max_anomaly_index, pol->rule_both ? "or" : "and", pol->trigger_asr, pol->max_trigger_l1);
+        snprintf(r->threshold, sizeof r->threshold,
+                 pol->rule_both ? "no label with anomaly index > %g AND a trigger of ASR >= %g at L1 < %g"
+                                : "no label with anomaly index > %g, none with a trigger of ASR >= %g at L1 < %g",
+                 pol->max_anomaly_index, pol->trigger_asr, pol->max_trigger_l1);
     else snprintf(r->threshold, sizeof r->threshold, "anomaly index <= %g", pol->max_anomaly_index);
     if (fail_label >= 0) {
         r->status = SCAN_FAIL;
