@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -494,6 +495,56 @@ static void test_reports(void **state) {
     assert_int_not_equal(validate("--junit", xml), 0);
 }
 
+// ---------------------------------------------------------------------------------------------- the command
+
+// Exit codes through the binary: 4 for a violation (reports written), 0 for a pass, 2 with file:line for a bad
+// policy key (no report written), 2 for a missing --probe the policy needs.
+static int cli(const char *args, char *err, size_t n) {
+    const char *bin = getenv("BACKDOORLAB_BIN");
+    char cmd[3000], pe[300];
+    path_in(pe, sizeof pe, "stderr.txt");
+    snprintf(cmd, sizeof cmd, "%s scan %s >/dev/null 2>%s", bin ? bin : "build/backdoorlab", args, pe);
+    int rc = system(cmd);
+    char *e = test_read_file(pe);
+    snprintf(err, n, "%s", e ? e : "");
+    free(e);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_command(void **state) {
+    (void)state;
+    const char *bin = getenv("BACKDOORLAB_BIN");
+    if (access(bin ? bin : "build/backdoorlab", X_OK) != 0) skip();
+    char m[300], pol[300], bad[300], json[300], xml[300], args[2600], err[2000];
+    path_in(m, sizeof m, "cli.bdm");
+    path_in(pol, sizeof pol, "cli.ini");
+    path_in(bad, sizeof bad, "bad.ini");
+    path_in(json, sizeof json, "cli.json");
+    path_in(xml, sizeof xml, "cli.xml");
+    save_model2(m, 1, g_prov); // unsigned
+    write_text(pol, "[signature]\n[provenance]\nrequired_fields = seed\n");
+    snprintf(args, sizeof args, "--model %s --policy %s --trusted-key %s --json %s --junit %s", m, pol, g_pub, json, xml);
+    assert_int_equal(cli(args, err, sizeof err), 4);
+    char *text = test_read_file(json);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"verdict\":\t\"fail\""));
+    free(text);
+    assert_int_equal(access(xml, R_OK), 0);
+    write_text(pol, "[provenance]\nrequired_fields = seed\n");
+    snprintf(args, sizeof args, "--model %s --policy %s --quiet", m, pol);
+    assert_int_equal(cli(args, err, sizeof err), 0);
+    write_text(bad, "[provenance]\nrequired_fields = seed\n\n[input-scan]\nmax_asr = 0.9\nprobe = x\n");
+    unlink(json);
+    snprintf(args, sizeof args, "--model %s --policy %s --json %s", m, bad, json);
+    assert_int_equal(cli(args, err, sizeof err), 2);
+    if (!strstr(err, "bad.ini:6: ")) fail_msg("no file:line in: %s", err);
+    assert_int_not_equal(access(json, F_OK), 0);
+    write_text(bad, "[input-scan]\n");
+    snprintf(args, sizeof args, "--model %s --policy %s", m, bad);
+    assert_int_equal(cli(args, err, sizeof err), 2);
+    assert_non_null(strstr(err, "--probe"));
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -501,6 +552,7 @@ int main(void) {
         cmocka_unit_test(test_signature_decides_first), cmocka_unit_test(test_provenance_and_data),
         cmocka_unit_test(test_model_judge),       cmocka_unit_test(test_model_scan_catches),
         cmocka_unit_test(test_input_scan),        cmocka_unit_test(test_reports),
+        cmocka_unit_test(test_command),
     };
     return cmocka_run_group_tests_name("scan", tests, setup, teardown);
 }
