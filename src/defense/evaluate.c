@@ -11,6 +11,7 @@
 
 #include "attack/registry.h"
 #include "core/rng.h"
+#include "data/gather.h"
 #include "defense/mitigate.h"
 #include "eval/metrics.h"
 #include "io/plot.h"
@@ -146,17 +147,6 @@ int eval_trigger_mask(const Dataset *test, const Dataset *triggered, uint8_t *ma
     return set;
 }
 
-// Copy sample i of src into position k of dst (same kind and shape).
-static void copy_sample(Dataset *dst, int k, const Dataset *src, int i) {
-    const size_t sz = (size_t)ds_sample_size(src);
-    if (src->kind == DS_RECORDS) {
-        memcpy(dst->features + (size_t)k * sz, src->features + (size_t)i * sz, sz * sizeof(float));
-        memcpy(dst->missing + (size_t)k * sz, src->missing + (size_t)i * sz, sz);
-    } else {
-        memcpy(dst->images + (size_t)k * sz, src->images + (size_t)i * sz, sz);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // A growing text buffer for the CSV files.
 
@@ -242,29 +232,31 @@ Status eval_make_inputs(const DefenseRunData *rd, EvalInputs *out) {
     rng_shuffle_int(&r, tr, ntr);
     int nc = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, n) : n;
     int nt = rd->max_inputs > 0 ? BL_MIN(rd->max_inputs, ntr) : ntr;
-    int total = nc + nt, *order = malloc((size_t)total * sizeof(int));
-    Status st = !order                      ? bl_fail(BL_ERR_RUN, "out of memory")
-                : test->kind == DS_RECORDS ? ds_alloc_records(&out->set, total, test->c, test->num_classes, test->schema)
-                                           : ds_alloc(&out->set, total, test->c, test->h, test->w, test->num_classes);
-    out->triggered = malloc((size_t)total);
-    out->test_index = malloc((size_t)total * sizeof(int));
-    if (!st && (!out->triggered || !out->test_index)) st = bl_fail(BL_ERR_RUN, "out of memory");
+    int total = nc + nt, *order = malloc((size_t)total * sizeof(int)), *pick = malloc((size_t)(total + 1) * sizeof(int));
+    out->triggered = malloc((size_t)total + 1);
+    out->test_index = malloc((size_t)(total + 1) * sizeof(int));
+    Status st = !order || !pick || !out->triggered || !out->test_index ? bl_fail(BL_ERR_RUN, "out of memory") : BL_OK;
     if (!st) {
         for (int i = 0; i < total; i++) order[i] = i;
         rng_shuffle_int(&r, order, total); // position says nothing about which inputs are triggered
         for (int k = 0; k < total; k++) {
             int is_trig = order[k] >= nc, ti = is_trig ? tr[order[k] - nc] : cl[order[k]];
-            copy_sample(&out->set, k, is_trig ? trig : test, ti);
-            out->set.labels[k] = 0;         // the defender does not know the labels
-            out->set.orig_index[k] = k;     // nor where the input came from
             out->triggered[k] = (uint8_t)is_trig;
-            out->test_index[k] = ti;
+            out->test_index[k] = pick[k] = ti;
+        }
+        st = ds_gather(test, trig, out->triggered, pick, total, &out->set);
+    }
+    if (!st) {
+        for (int k = 0; k < total; k++) {
+            out->set.labels[k] = 0;     // the defender does not know the labels
+            out->set.orig_index[k] = k; // nor where the input came from
         }
         out->n_clean = nc, out->n_trig = nt;
     }
     free(cl);
     free(tr);
     free(order);
+    free(pick);
     if (st) eval_inputs_free(out);
     return st;
 }

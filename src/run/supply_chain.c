@@ -19,6 +19,7 @@
 
 #include "attack/attack.h"
 #include "core/rng.h"
+#include "data/gather.h"
 #include "defense/defense.h"
 #include "defense/monitor.h"
 #include "eval/metrics.h"
@@ -197,7 +198,7 @@ static Status make_stream(const LoadedRun *r, int k, Stream *s) {
     rng_shuffle_int(&rng, cl, n);
     rng_shuffle_int(&rng, tr, ntr);
     s->n_clean = BL_MIN(k, n), s->n_trig = BL_MIN(k, ntr);
-    const int total = s->n_clean + s->n_trig, sz = ds_sample_size(test);
+    const int total = s->n_clean + s->n_trig;
     order = malloc((size_t)total * sizeof(int));
     s->triggered = malloc((size_t)total);
     s->label = malloc((size_t)total);
@@ -208,49 +209,17 @@ static Status make_stream(const LoadedRun *r, int k, Stream *s) {
     }
     for (int i = 0; i < total; i++) order[i] = i;
     rng_shuffle_int(&rng, order, total);
-    if (test->kind == DS_TOKENS) { // messages: copy each chosen sequence (the set shares the test set's lexicon)
-        long words = 0;
-        for (int j = 0; j < total; j++) {
-            int is_trig = order[j] >= s->n_clean, ti = is_trig ? tr[order[j] - s->n_clean] : cl[order[j]];
-            const Dataset *src = is_trig ? trig : test;
-            words += src->tok_offset[ti + 1] - src->tok_offset[ti];
-        }
-        if ((st = ds_select(test, cl, total <= n ? total : n, &s->set))) goto done; // shape, lexicon, arrays
-        bl_free(s->set.tokens);
-        bl_free(s->set.tok_offset);
-        bl_free(s->set.labels);
-        bl_free(s->set.orig_index);
-        s->set.n = total;
-        s->set.tokens = bl_alloc((size_t)(words + 1) * sizeof(int32_t));
-        s->set.tok_offset = bl_alloc((size_t)(total + 1) * sizeof(long));
-        s->set.labels = bl_alloc((size_t)total);
-        s->set.orig_index = bl_alloc((size_t)total * sizeof(int));
-        if (!s->set.tokens || !s->set.tok_offset || !s->set.labels || !s->set.orig_index) {
-            st = bl_fail(BL_ERR_RUN, "supply chain: out of memory");
-            goto done;
-        }
-        long w = 0;
-        for (int j = 0; j < total; j++) {
-            int is_trig = order[j] >= s->n_clean, ti = is_trig ? tr[order[j] - s->n_clean] : cl[order[j]];
-            const Dataset *src = is_trig ? trig : test;
-            const long len = src->tok_offset[ti + 1] - src->tok_offset[ti];
-            s->set.tok_offset[j] = w;
-            memcpy(s->set.tokens + w, src->tokens + src->tok_offset[ti], (size_t)len * sizeof(int32_t));
-            w += len;
-        }
-        s->set.tok_offset[total] = w;
-    } else if ((st = ds_alloc(&s->set, total, test->c, test->h, test->w, test->num_classes))) {
-        goto done;
-    }
     for (int j = 0; j < total; j++) {
         int is_trig = order[j] >= s->n_clean, ti = is_trig ? tr[order[j] - s->n_clean] : cl[order[j]];
-        if (test->kind != DS_TOKENS)
-            memcpy(s->set.images + (size_t)j * sz, (is_trig ? trig : test)->images + (size_t)ti * sz, (size_t)sz);
+        s->triggered[j] = (uint8_t)is_trig;
+        s->test_index[j] = ti;
+    }
+    if ((st = ds_gather(test, trig, s->triggered, s->test_index, total, &s->set))) goto done;
+    for (int j = 0; j < total; j++) {
+        const int ti = s->test_index[j];
         s->set.labels[j] = 0; // the monitor is not told the labels
         s->set.orig_index[j] = j;
-        s->triggered[j] = (uint8_t)is_trig;
         s->label[j] = test->labels[ti];
-        s->test_index[j] = ti;
     }
 done:
     free(cl);
