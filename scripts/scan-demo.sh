@@ -8,6 +8,7 @@ set -eu
 BIN=${BIN:-build/backdoorlab}
 POLICY=${POLICY:-experiments/scan/strict.ini}
 PROBE=${PROBE:-/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz}
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 D=results/scan-demo
 [ -f results/demo/DONE ] || { echo "scan-demo: run \`make demo\` (or $BIN run experiments/demo.ini) first" >&2; exit 2; }
 mkdir -p "$D"
@@ -28,8 +29,7 @@ echo "model,exit,seconds" > "$D/summary.csv.tmp"
 for m in clean backdoor swapped unsigned tampered; do
     t0=$(date +%s.%N)
     rc=0
-    mkdir -p "$D/$m-triggers"
-    "$BIN" scan --model "$D/$m.bdm" --policy "$POLICY" --probe "$PROBE" --out-dir "$D/$m-triggers" \
+    "$BIN" scan --model "$D/$m.bdm" --policy "$POLICY" --probe "$PROBE" --data "$DATA" --out-dir "$D/$m-triggers" \
         --json "$D/$m.json" --junit "$D/$m.xml" --sarif "$D/$m.sarif" > "$D/$m.txt" 2>&1 || rc=$?
     t1=$(date +%s.%N)
     cat "$D/$m.txt"

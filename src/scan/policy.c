@@ -12,8 +12,8 @@
 
 #include "defense/defense.h"
 
-static const char *const g_check_names[SCAN_NCHECKS] = {"signature", "provenance", "data", "model-scan",
-                                                        "input-scan"};
+static const char *const g_check_names[SCAN_NCHECKS] = {"signature", "provenance", "data", "input-scan",
+                                                        "model-scan"};
 
 const char *scan_check_name(ScanCheckId id) { return id < SCAN_NCHECKS ? g_check_names[id] : "?"; }
 const char *scan_mode_name(ScanMode m) { return m == SCAN_REQUIRED ? "required" : m == SCAN_ADVISORY ? "advisory" : "off"; }
@@ -23,8 +23,8 @@ static const char *const g_keys[SCAN_NCHECKS + 1][8] = {
     {"trusted_keys"},
     {"required_fields", "allowed_dataset_hashes"},
     {"manifest", "require_data"},
-    {"detector", "max_anomaly_index", "max_trigger_l1", "trigger_asr", "rule"},
     {"detector", "frr", "max_trigger_l1", "max_asr"},
+    {"detector", "max_anomaly_index", "max_trigger_l1", "trigger_asr", "rule"},
     {"fail_fast", "probe_images", "seed"}, // [scan]
 };
 
@@ -240,7 +240,7 @@ static int pp_handler(void *user, const char *section, const char *key, const ch
     if (!*section) return pp_fail(p, NULL, NULL, "key '%s' comes before any section", key);
     if (s < 0)
         return pp_fail(p, NULL, NULL, "unknown section [%s]; a policy takes [scan], [signature], [provenance], [data], "
-                                      "[model-scan], [input-scan]", section);
+                                      "[input-scan], [model-scan]", section);
     char id[48];
     snprintf(id, sizeof id, "%s.%s", section, key);
     for (int i = 0; i < p->nseen; i++)

@@ -14,15 +14,15 @@
 //   [data]        manifest: a dataset manifest (`data manifest`); the model's dataset_sha256 must be its hash,
 //                 and `scan --data DIR|M.json` must match it sample for sample; require_data (no): fail when
 //                 --data is not given
-//   [model-scan]  detector (neural-cleanse): a model-level detector from the registry; max_anomaly_index (2);
-//                 max_trigger_l1 (0 = off) and trigger_asr (0.9): a reversed trigger with ASR >= trigger_asr
-//                 and mask L1 < max_trigger_l1 fails; rule = any (either test fails the check) | both (one label
-//                 must fail both); any other key is a parameter of the detector (e.g. runs = 5)
 //   [input-scan]  detector (strip | confidence): the runtime monitor calibrated on half the probe at `frr`
 //                 (0.01); candidate triggers (white and black squares at the four corners and the centre, every
 //                 side s with s*s <= max_trigger_l1, default 9) are stamped on the other half; fails when one
 //                 sends >= max_asr (0.9) of the images it changes class to one class; any other key is a
-//                 parameter of the detector (e.g. n = 20)
+//                 parameter of the detector (e.g. n = 20); seconds, so it runs before [model-scan]
+//   [model-scan]  detector (neural-cleanse): a model-level detector from the registry; max_anomaly_index (2);
+//                 max_trigger_l1 (0 = off) and trigger_asr (0.9): a reversed trigger with ASR >= trigger_asr
+//                 and mask L1 < max_trigger_l1 fails; rule = any (either test fails the check) | both (one label
+//                 must fail both); any other key is a parameter of the detector (e.g. runs = 5)
 //
 // Paths are taken as written (relative to the working directory, like config paths).
 #ifndef BL_SCAN_POLICY_H
@@ -38,7 +38,7 @@
 typedef enum { SCAN_OFF = 0, SCAN_REQUIRED, SCAN_ADVISORY } ScanMode;
 
 // The checks in the order they run (cheapest first).
-typedef enum { SCAN_SIGNATURE = 0, SCAN_PROVENANCE, SCAN_DATA, SCAN_MODEL, SCAN_INPUT, SCAN_NCHECKS } ScanCheckId;
+typedef enum { SCAN_SIGNATURE = 0, SCAN_PROVENANCE, SCAN_DATA, SCAN_INPUT, SCAN_MODEL, SCAN_NCHECKS } ScanCheckId;
 
 typedef struct {
     ScanMode mode;         // SCAN_OFF when the section is absent
@@ -87,7 +87,7 @@ Status scan_policy_parse(const char *text, const char *file, ScanPolicy *p);
 // Read and parse a policy file (BL_ERR_USAGE when it cannot be read).
 Status scan_policy_load(const char *path, ScanPolicy *p);
 
-const char *scan_check_name(ScanCheckId id); // "signature", "provenance", "data", "model-scan", "input-scan"
+const char *scan_check_name(ScanCheckId id); // "signature", "provenance", "data", "input-scan", "model-scan"
 const char *scan_mode_name(ScanMode m);      // "off", "required", "advisory"
 
 #endif

@@ -8,14 +8,14 @@
 #include "io/atomic.h"
 
 static const char *const g_rule_ids[SCAN_NCHECKS] = {"BDL-SCAN-SIGNATURE", "BDL-SCAN-PROVENANCE", "BDL-SCAN-DATA",
-                                                     "BDL-SCAN-MODEL", "BDL-SCAN-INPUT"};
+                                                     "BDL-SCAN-INPUT", "BDL-SCAN-MODEL"};
 static const char *const g_rule_text[SCAN_NCHECKS] = {
     "The model file is intact and signed by a trusted publisher.",
     "The model's provenance carries the required fields and an allowed dataset hash.",
     "The model was trained on the dataset the policy's manifest describes, and the supplied data matches it.",
+    "No small patch candidate takes over the model's decisions on clean probe images.",
     "No label of the model has a reversed trigger that is an outlier (Neural Cleanse anomaly index) or absolutely "
     "small.",
-    "No small patch candidate takes over the model's decisions on clean probe images.",
 };
 
 static const char *verdict_word(const ScanCheckResult *r) {

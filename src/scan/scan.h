@@ -1,8 +1,8 @@
 // scan.h: `backdoorlab scan`: run a policy's checks on one model file, cheapest first, and give one verdict.
 //
 // Order: signature (milliseconds: the file is read and its hash and signature checked, no weight used),
-// provenance, data (a manifest comparison, about a second), then the model-level detector and the input-level
-// scan (seconds to minutes). A check that cannot even start (the model file does not read) decides the verdict
+// provenance, data (a manifest comparison, about a second), then the input-level patch search (seconds) and the
+// model-level detector (minutes). A check that cannot even start (the model file does not read) decides the verdict
 // before anything costly: with fail_fast (the default) a failed required check skips every later check.
 // The verdict: every required check passed -> exit 0; a required check failed -> SCAN_EXIT_POLICY (4); advisory
 // failures are reported and do not change the exit code. Errors that are not findings (an unreadable probe, a
