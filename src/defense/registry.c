@@ -20,7 +20,11 @@
     X(filter_retrain_defense)  \
     X(fine_tune_defense)       \
     X(fine_prune_defense)      \
-    X(nc_unlearn_defense)
+    X(nc_unlearn_defense)      \
+    X(zdef_defense)            \
+    X(strip_text_defense)      \
+    X(onion_defense)           \
+    X(rap_defense)
 
 #define DEFENSE_DECLARE(v) extern const DefenseOps v;
 DEFENSE_LIST(DEFENSE_DECLARE)
