@@ -54,7 +54,7 @@ static Status ac_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps ac_defense = {
     .name = "ac",
     .level = DEF_SAMPLES,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "Activation Clustering (Chen et al. 2018): per label PCA + 2-means, flag a small cluster",

@@ -25,7 +25,7 @@ static Status confidence_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps confidence_defense = {
     .name = "confidence",
     .level = DEF_INPUTS,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "baseline: flag inputs classified with a confidence above a threshold calibrated on clean data",

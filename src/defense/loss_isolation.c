@@ -36,7 +36,7 @@ static Status loss_isolation_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps loss_isolation_defense = {
     .name = "loss-isolation",
     .level = DEF_SAMPLES,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "loss-based isolation (after Anti-Backdoor Learning): samples learnt fastest by a fresh model",

@@ -18,7 +18,7 @@ static Status ft_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps fine_tune_defense = {
     .name = "fine-tune",
     .level = DEF_MITIGATION,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = ft_params,
     .nparams = (int)BL_ARRAY_LEN(ft_params),
     .summary = "continue training on the defender's clean split (the baseline mitigation)",

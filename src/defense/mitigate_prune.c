@@ -5,7 +5,9 @@
 // The official code prunes a fixed 80% of conv3; the stop rule here is BackdoorBench's (CA-drop budget).
 // A model without conv layers (the records presets: standardize, dense 64, relu, dense 64, relu, dense K) has
 // its last hidden dense layer pruned instead: a unit is zeroed (weight row and bias), ranked by its mean
-// post-ReLU activation on clean records, under the same CA budget.
+// post-ReLU activation on clean records, under the same CA budget. The textcnn preset has its conv1d filters
+// (every width's bank: 3 x 32 channels) pruned, ranked by their max-over-time activation (the pooled output, as
+// the official code taps the pooled conv output); fasttext (embed, meanpool, dense) has nothing to prune.
 // Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png, and publishes
 // the ranking and stopping point in its extra JSON (keys in mitigate.h) so that the evaluator, which alone may
 // use the triggered test set, can add the test CA and ASR of each step (it then rewrites prune_curve.*).
@@ -39,23 +41,30 @@ int fp_last_conv(const Model *m) {
 int fp_prune_layer(const Model *m) {
     int conv = fp_last_conv(m);
     if (conv >= 0) return conv;
+    for (int i = m->nlayers - 1; i >= 0; i--) // the textcnn preset: its conv1d filters are the channels
+        if (strcmp(m->layers[i].ops->name, "conv1d") == 0) return i;
     for (int i = m->nlayers - 2; i >= 0; i--) // the output layer (the last one) is not a hidden layer
         if (strcmp(m->layers[i].ops->name, "dense") == 0) return i;
     return -1;
+}
+
+int fp_units(const Model *m, int layer) {
+    const Layer *l = &m->layers[layer];
+    return strcmp(l->ops->name, "conv1d") == 0 ? l->units * l->nk : l->units; // conv1d: every bank's filters
 }
 
 int fp_tap(const Model *m, int conv) {
     int a = conv + 1; // acts[conv + 1] is the conv's output
     while (a < m->nlayers) {
         const char *k = m->layers[a].ops->name;
-        if (strcmp(k, "relu") && strcmp(k, "maxpool") && strcmp(k, "avgpool")) break;
+        if (strcmp(k, "relu") && strcmp(k, "maxpool") && strcmp(k, "avgpool") && strcmp(k, "maxtime")) break;
         a++;
     }
     return a;
 }
 
 void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *order) {
-    const int U = m->layers[conv].units, tap = fp_tap(m, conv);
+    const int U = fp_units(m, conv), tap = fp_tap(m, conv);
     const Shape s = tap == conv + 1 ? m->layers[conv].out : m->layers[tap - 1].out;
     const int HW = s.h * s.w;
     for (int u = 0; u < U; u++) mean[u] = 0.0;
@@ -89,6 +98,15 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
 
 void fp_zero_channel(Model *m, int conv, int ch) {
     Layer *l = &m->layers[conv];
+    if (strcmp(l->ops->name, "conv1d") == 0) { // bank i = ch / N holds (N, C, K_i) weights after banks 0..i-1
+        const int N = l->units, bank = ch / N, o = ch % N, C = l->in.c;
+        size_t off = 0;
+        for (int i = 0; i < bank; i++) off += (size_t)N * C * l->ks[i];
+        const size_t per = (size_t)C * l->ks[bank];
+        memset(l->w + off + (size_t)o * per, 0, per * sizeof(float));
+        l->b[ch] = 0.0f; // biases are bank after bank too
+        return;
+    }
     size_t per = l->nweight / (size_t)l->units; // weight (OUT, C, K, K) for conv, (OUT, IN) for dense
     memset(l->w + (size_t)ch * per, 0, per * sizeof(float));
     l->b[ch] = 0.0f;
@@ -137,7 +155,7 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps fine_prune_defense = {
     .name = "fine-prune",
     .level = DEF_MITIGATION,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = fp_params,
     .nparams = (int)BL_ARRAY_LEN(fp_params),
     .summary = "prune the last conv layer's least-active channels (no conv: the last hidden dense layer's units) "
@@ -154,11 +172,11 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
     const int conv = fp_prune_layer(ctx->model); // the last conv layer, else the last hidden dense layer
     if (conv < 0)
         return bl_fail(BL_ERR_USAGE, "fine-prune: the model has neither a conv layer nor a hidden dense layer to "
-                                     "prune (a logreg has none; use the mlp preset)");
-    const char *kind = ctx->model->layers[conv].ops->name; // "conv" or "dense"
+                                     "prune (a logreg has none: use the mlp preset; fasttext has none: use textcnn)");
+    const char *kind = ctx->model->layers[conv].ops->name; // "conv", "conv1d" or "dense"
     if (!ctx->clean || ctx->clean->n < 2)
         return bl_fail(BL_ERR_DATA, "fine-prune: the defender's clean split is (nearly) empty");
-    const int U = ctx->model->layers[conv].units;
+    const int U = fp_units(ctx->model, conv);
     Dataset tune, val;
     Status st = mit_split(ctx->clean, defense_param(ops, ctx->params, "val_fraction"), ctx->seed,
                           "fine-prune/split", &tune, &val);
@@ -199,7 +217,7 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
         snprintf(out->notes, sizeof out->notes,
                  "pruned %d of %d %s of layer %d (%s; defender CA %.2f%% -> %.2f%%, budget %.3g %s); after %d "
                  "fine-tuning epochs CA on %d held-out defender samples %.2f%% (before %.2f%%). %s",
-                 chosen, U, strcmp(kind, "conv") ? "units" : "channels", conv, kind, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
+                 chosen, U, strcmp(kind, "dense") ? "channels" : "units", conv, kind, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
                  epochs, val.n, 100 * ca_val_after, 100 * ca_val_before, note);
         cJSON *j = cJSON_CreateObject();
         if (j) {

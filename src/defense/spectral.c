@@ -42,7 +42,7 @@ static Status spectral_run(const DefenseContext *ctx, DefenseResult *out);
 const DefenseOps spectral_defense = {
     .name = "spectral",
     .level = DEF_SAMPLES,
-    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS),
+    .kinds = DS_KIND_BIT(DS_IMAGES) | DS_KIND_BIT(DS_RECORDS) | DS_KIND_BIT(DS_TOKENS),
     .params = g_params,
     .nparams = (int)BL_ARRAY_LEN(g_params),
     .summary = "Spectral Signatures (Tran et al. 2018): per label, squared projection on the top singular vector",

@@ -8,6 +8,12 @@
 // Input score = 1 - (p(x) - p(x + probe)) for the predicted class (higher = more suspicious); thresholds are the
 // clean split's scores at each FRR (their evaluate_rap_performance.py uses percentiles of the same clean data).
 //
+// The step: the paper's lr = 1e-2 is for BERT. Here one word is 1/n of a mean-pooled message and the loss is a
+// batch mean, so the row's gradient is tiny next to the row (on the test's fasttext model |g| ~ 0.03 for |row| ~ 4:
+// 1e-2 moves it 0.01% a step and the probe never reaches the wanted drop); the default lr = 10 does (lr 10 to 100
+// give the same result there). Longer messages give smaller gradients still: the extra JSON reports the clean
+// messages' mean drop, and a note says when it stays below drop_min / 2 (raise lr or epochs).
+//
 // Differences from the paper: the defender does not know the target, so with protect = -1 (the default) every class
 // gets its own probe word trained on its clean messages and an input is tested with the probe of the class it is
 // predicted as (protect = c: only class c, as the paper, and inputs predicted otherwise score 0, never flagged).
@@ -31,7 +37,8 @@ static const DefenseParamSpec g_params[] = {
     {"drop_min", DEF_REAL, 0.1, 0, 1, "smallest wanted drop of the protected class's probability (paper: 0.1)"},
     {"drop_max", DEF_REAL, 0.3, 0, 1, "largest wanted drop (paper: 0.3)"},
     {"epochs", DEF_INT, 5, 1, 10000, "passes over the clean messages of the class (paper: 5)"},
-    {"lr", DEF_REAL, 0.01, 1e-6, 1e4, "SGD step on the probe's embedding row (paper: 1e-2)"},
+    {"lr", DEF_REAL, 10, 1e-6, 1e6, "SGD step on the probe's embedding row (paper: 1e-2 on BERT; see the file's "
+                                     "comment)"},
     {"batch", DEF_INT, 32, 1, 4096, "messages per step (paper: 32)"},
     {"scale", DEF_REAL, 1, 0, 100, "weight of the too-small-drop term of the loss (paper's scale factor: 1)"},
     {"keep_norm", DEF_INT, 1, 0, 1, "1 = rescale the row to its original norm after each step (paper); 0 = free"},
@@ -245,6 +252,9 @@ static Status rap_run(const DefenseContext *ctx, DefenseResult *out) {
     score_messages(m, iids, in->n, L, probe_of, out->input_score, NULL, p0, p1, cls);
     cJSON_AddNumberToObject(ex, "calibration_messages", ncal);
     cJSON_AddNumberToObject(ex, "clean_mean_drop", ncal ? mdrop / ncal : 0);
+    if (ncal && mdrop / ncal < defense_param(ops, ctx->params, "drop_min") / 2)
+        defense_note(out, "the probe lowers clean messages' probability by %.3g on average, below drop_min / 2: it did "
+                     "not learn (raise lr or epochs)", mdrop / ncal);
     cJSON_AddStringToObject(ex, "score", "1 - (p(x) - p(x + probe)) for the predicted class");
     if (ncal < 2) {
         st = bl_fail(BL_ERR_DATA, "rap: fewer than two clean messages are predicted as a protected class");
