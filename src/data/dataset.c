@@ -261,6 +261,7 @@ Status ds_copy(const Dataset *src, Dataset *dst) {
 const char *dataset_default_dir(const char *name) {
     if (name && strcmp(name, "fashion-mnist") == 0) return "/usr/share/datasets/fashion-mnist";
     if (name && strcmp(name, "mnist10k") == 0) return "datasets/mnist10k";
+    if (name && strcmp(name, "spamassassin") == 0) return "datasets/spamassassin"; // scripts/fetch-spam.sh
     return NULL;
 }
 

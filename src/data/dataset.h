@@ -109,7 +109,7 @@ double ds_schema_quantile(const DsSchema *s, int j, double q);
 
 // Where a known dataset name is installed ("fashion-mnist" -> "/usr/share/datasets/fashion-mnist", from the
 // Debian package dataset-fashion-mnist; "mnist10k" -> "datasets/mnist10k", from scripts/fetch-mnist10k.sh, see
-// data/mnist10k.h); NULL for unknown names.
+// data/mnist10k.h; "spamassassin" -> "datasets/spamassassin", from scripts/fetch-spam.sh); NULL for unknown names.
 const char *dataset_default_dir(const char *name);
 
 #endif

@@ -40,7 +40,7 @@ typedef enum {
     K_EXP_SEEDS, K_SC_TAMPER, K_SC_MONITOR, K_SC_MONITOR_FRR, K_SC_MONITOR_INPUTS, K_SWEEP_KEY, K_SWEEP_VALUES,
     K_PAPER_REFERENCE, K_PAPER_DIFFERENCES, K_PAPER_QUICK_EPOCHS,
     K_DATA_LABEL_COLUMN, K_DATA_FEATURE_COLUMNS, K_DATA_MISSING_VALUES, K_DATA_CATEGORICAL_COLUMNS,
-    K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED,
+    K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED, K_DATA_MAX_TOKENS, K_DATA_SUBJECT,
     K_COUNT
 } KeyId;
 
@@ -61,7 +61,8 @@ static const struct {
     {"supply_chain", "monitor_frr"}, {"supply_chain", "monitor_inputs"}, {"sweep", "key"}, {"sweep", "values"},
     {"paper", "reference"}, {"paper", "differences"}, {"paper", "quick_epochs"},
     {"data", "label_column"}, {"data", "feature_columns"}, {"data", "missing_values"},
-    {"data", "categorical_columns"}, {"data", "test_fraction"}, {"data", "split_seed"},
+    {"data", "categorical_columns"}, {"data", "test_fraction"}, {"data", "split_seed"}, {"data", "max_tokens"},
+    {"data", "subject"},
 };
 
 static const char *const cfg_sections[] = {"experiment", "data",  "model", "train",
@@ -81,7 +82,7 @@ static const struct {
     {"fashion-mnist", DS_IMAGES, 28, 1, 10}, {"mnist10k", DS_IMAGES, 28, 1, 10},
     {"breast-cancer", DS_RECORDS, 0, 0, 0},  {"pima-diabetes", DS_RECORDS, 0, 0, 0},
     {"satellite", DS_RECORDS, 0, 0, 0},      {"shuttle", DS_RECORDS, 0, 0, 0},
-    {"letter", DS_RECORDS, 0, 0, 0},
+    {"letter", DS_RECORDS, 0, 0, 0},         {"spamassassin", DS_TOKENS, 0, 0, 2},
 };
 
 static const char *const opt_names[] = {"sgd", "adam"};
@@ -103,6 +104,7 @@ int config_key_line(const ExperimentConfig *cfg, const char *section, const char
 
 DsKind config_data_kind(const ExperimentConfig *cfg) {
     if (!strcmp(cfg->data.dataset, "csv")) return DS_RECORDS;
+    if (!strcmp(cfg->data.dataset, "text")) return DS_TOKENS;
     for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++)
         if (!strcmp(cfg->data.dataset, cfg_datasets[j].name)) return cfg_datasets[j].kind;
     return DS_IMAGES; // png:PATH
@@ -124,6 +126,8 @@ void config_defaults(ExperimentConfig *cfg) {
     cfg->data.defender_clean_fraction = 0.05;
     cfg->data.test_fraction = 0.2;
     cfg->data.split_seed = 1;
+    cfg->data.max_tokens = 400;
+    cfg->data.subject = 1;
     snprintf(cfg->model.layers, sizeof cfg->model.layers, "reference-cnn");
     CfgTrain *t = &cfg->train;
     t->epochs = 3;
@@ -404,6 +408,14 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
             memcpy(c->data.path, file, strlen(file) + 1);
             break;
         }
+        if (!strncmp(v, "text:", 5)) { // messages from the user's file(s) or class folders; the spec in data.path
+            const char *file = v + 5;
+            if (!*file || *file == ';' || *file == '#' || strlen(file) >= sizeof c->data.path)
+                KEY_FAIL(p, sec, key, v, "text:PATH with a file or folder path of 1..4095 characters");
+            snprintf(c->data.dataset, sizeof c->data.dataset, "text");
+            memcpy(c->data.path, file, strlen(file) + 1);
+            break;
+        }
         int found = 0;
         for (size_t j = 0; j < BL_ARRAY_LEN(cfg_datasets); j++) found |= strcmp(v, cfg_datasets[j].name) == 0;
         if (!found) {
@@ -414,7 +426,8 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
                 w += (size_t)snprintf(known + w, sizeof known - w, "%s%s", j ? ", " : "", cfg_datasets[j].name);
             char sbuf[80];
             return cp_fail(p, p->lineno, sec, key, "unknown dataset '%s'; known datasets: %s, png:PATH (a folder of "
-                           "PNGs, see src/data/pngdir.h), csv:PATH (records in a CSV file)", shown(v, sbuf), known);
+                           "PNGs, see src/data/pngdir.h), csv:PATH (records in a CSV file), text:PATH (labelled messages: a TSV/CSV "
+                           "file or class folders of .txt files, see src/data/text/textfile.h)", shown(v, sbuf), known);
         }
         snprintf(c->data.dataset, sizeof c->data.dataset, "%s", v);
         break;
@@ -457,6 +470,12 @@ static int cfg_set(CfgParse *p, KeyId k, const char *sec, const char *key, const
         break;
     case K_DATA_SPLIT_SEED:
         if (!parse_u64(v, strlen(v), &c->data.split_seed)) KEY_FAIL(p, sec, key, v, "an integer >= 0");
+        break;
+    case K_DATA_MAX_TOKENS: INT_IN(1, 100000, c->data.max_tokens, "an integer in 1..100000"); break;
+    case K_DATA_SUBJECT:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) c->data.subject = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) c->data.subject = 0;
+        else KEY_FAIL(p, sec, key, v, "1 or 0 (true, false, yes, no)");
         break;
     case K_DATA_CLEAN_FRACTION:
         DOUBLE_IF(d >= 0.0 && d <= 0.5, c->data.defender_clean_fraction, "a number in [0,0.5]");
@@ -925,20 +944,37 @@ static int cfg_check(CfgParse *p) {
     if (!strcmp(c->data.dataset, "png") && p->seen[K_DATA_PATH])
         return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
                        "does not apply to dataset = png:PATH (the folder is part of the dataset value); remove it");
-    if (!strcmp(c->data.dataset, "csv") && p->seen[K_DATA_PATH])
+    if ((!strcmp(c->data.dataset, "csv") || !strcmp(c->data.dataset, "text")) && p->seen[K_DATA_PATH])
         return cp_fail(p, p->seen[K_DATA_PATH], "data", "path",
-                       "does not apply to dataset = csv:PATH (the file is part of the dataset value); remove it");
+                       "does not apply to dataset = %s:PATH (the file is part of the dataset value); remove it",
+                       c->data.dataset);
     static const KeyId csv_only[] = {K_DATA_LABEL_COLUMN, K_DATA_FEATURE_COLUMNS, K_DATA_MISSING_VALUES,
-                                     K_DATA_CATEGORICAL_COLUMNS, K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED};
+                                     K_DATA_CATEGORICAL_COLUMNS};
     for (size_t j = 0; j < BL_ARRAY_LEN(csv_only); j++)
         if (strcmp(c->data.dataset, "csv") != 0 && p->seen[csv_only[j]])
             return cp_fail(p, p->seen[csv_only[j]], "data", cfg_keys[csv_only[j]].name,
                            "applies only to dataset = csv:PATH (dataset is %s); remove it", c->data.dataset);
-    if (!strcmp(c->data.dataset, "csv") && strchr(c->data.path, ',') &&
+    const int is_tokens = config_data_kind(c) == DS_TOKENS;
+    const int splits = !strcmp(c->data.dataset, "csv") || is_tokens; // the reader splits one source itself
+    static const KeyId split_keys[] = {K_DATA_TEST_FRACTION, K_DATA_SPLIT_SEED};
+    for (size_t j = 0; j < BL_ARRAY_LEN(split_keys); j++)
+        if (!splits && p->seen[split_keys[j]])
+            return cp_fail(p, p->seen[split_keys[j]], "data", cfg_keys[split_keys[j]].name,
+                           "applies only to dataset = csv:PATH, text:PATH or spamassassin (dataset is %s); remove it",
+                           c->data.dataset);
+    if (splits && strcmp(c->data.dataset, "spamassassin") != 0 && strchr(c->data.path, ',') &&
         (p->seen[K_DATA_TEST_FRACTION] || p->seen[K_DATA_SPLIT_SEED]))
         return cp_fail(p, BL_MAX(p->seen[K_DATA_TEST_FRACTION], p->seen[K_DATA_SPLIT_SEED]), "data",
                        p->seen[K_DATA_TEST_FRACTION] > p->seen[K_DATA_SPLIT_SEED] ? "test_fraction" : "split_seed",
-                       "does not apply to csv:TRAIN,TEST (the test file is given); remove it");
+                       "does not apply to %s:TRAIN,TEST (the test file is given); remove it", c->data.dataset);
+    if (!is_tokens && p->seen[K_DATA_MAX_TOKENS])
+        return cp_fail(p, p->seen[K_DATA_MAX_TOKENS], "data", "max_tokens",
+                       "applies only to text datasets (spamassassin, text:PATH; dataset is %s); remove it",
+                       c->data.dataset);
+    if (strcmp(c->data.dataset, "spamassassin") != 0 && p->seen[K_DATA_SUBJECT])
+        return cp_fail(p, p->seen[K_DATA_SUBJECT], "data", "subject",
+                       "applies only to dataset = spamassassin (e-mails with a Subject line; dataset is %s); remove it",
+                       c->data.dataset);
     if (c->attack.enabled && !atk_check(p)) return 0;
     if (p->seen[K_EXP_SEED] && p->seen[K_EXP_SEEDS])
         return cp_fail(p, BL_MAX(p->seen[K_EXP_SEED], p->seen[K_EXP_SEEDS]), "experiment", "seeds",
@@ -1188,7 +1224,7 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
     }
     fprintf(f, "threads = %d\n", cfg->experiment.threads > 0 ? cfg->experiment.threads : bl_max_threads());
 
-    if (!strcmp(cfg->data.dataset, "png") || !strcmp(cfg->data.dataset, "csv")) {
+    if (!strcmp(cfg->data.dataset, "png") || !strcmp(cfg->data.dataset, "csv") || !strcmp(cfg->data.dataset, "text")) {
         fprintf(f, "\n[data]\ndataset = %s:%s\n", cfg->data.dataset, cfg->data.path);
     } else {
         fprintf(f, "\n[data]\ndataset = %s\n", cfg->data.dataset);
@@ -1205,6 +1241,14 @@ char *config_resolved_string(const ExperimentConfig *cfg) {
         if (cfg->data.categorical_columns[0])
             fprintf(f, "categorical_columns = %s\n", cfg->data.categorical_columns);
         if (!strchr(cfg->data.path, ',')) {
+            put_double(f, "test_fraction", cfg->data.test_fraction);
+            fprintf(f, "split_seed = %llu\n", (unsigned long long)cfg->data.split_seed);
+        }
+    }
+    if (config_data_kind(cfg) == DS_TOKENS) {
+        fprintf(f, "max_tokens = %d\n", cfg->data.max_tokens);
+        if (!strcmp(cfg->data.dataset, "spamassassin")) fprintf(f, "subject = %d\n", cfg->data.subject);
+        if (!strcmp(cfg->data.dataset, "spamassassin") || !strchr(cfg->data.path, ',')) {
             put_double(f, "test_fraction", cfg->data.test_fraction);
             fprintf(f, "split_seed = %llu\n", (unsigned long long)cfg->data.split_seed);
         }

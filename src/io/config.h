@@ -45,11 +45,13 @@ typedef struct {
                                   // package, fetched by scripts/fetch-mnist10k.sh), or "png" for `dataset = png:PATH` (a class-per-folder
                                   // PNG tree, see data/pngdir.h; PATH is kept in `path`): images. Records: the
                                   // built-in sets breast-cancer, pima-diabetes, satellite, shuttle, letter, or "csv"
-                                  // for `dataset = csv:PATH` (PATH kept in `path`); see config_data_kind
+                                  // for `dataset = csv:PATH` (PATH kept in `path`). Tokens: "spamassassin" (the
+                                  // SpamAssassin e-mails, fetched by scripts/fetch-spam.sh) or "text" for
+                                  // `dataset = text:PATH` (PATH kept in `path`); see config_data_kind
     char manifest[CONFIG_PATH_MAX]; // `dataset_manifest`: a JSON manifest (backdoorlab data manifest) the data must
                                     // match before anything trains ("" = default: none required)
     char path[CONFIG_PATH_MAX];   // folder the dataset files are read from; "" (default) = the dataset's own place.
-                                  // The `path` key does not apply to png and csv datasets.
+                                  // The `path` key does not apply to png, csv and text datasets.
     double defender_clean_fraction; // fraction of the training set the defender knows to be clean, in [0,0.5]
                                     // (default 0.05)
     int train_subset;             // use only this many training samples (>= 1); 0 (default) = all
@@ -62,6 +64,11 @@ typedef struct {
     char categorical_columns[1024]; // comma-separated columns read as categorical even if numeric ("" = none)
     double test_fraction;         // csv:PATH (one file): share of each class in the test set, in (0,1) (default 0.2)
     uint64_t split_seed;          // csv:PATH (one file): seed of the split's "split" stream (default 1)
+    // test_fraction and split_seed also apply to spamassassin and text:PATH (one source), same defaults.
+    // --- text datasets (spamassassin, text:PATH or text:TRAIN,TEST; data/text/) ---
+    int max_tokens;               // words the model reads of a message, 1..100000 (default 400); messages are stored
+                                  // whole, an attack may insert past it
+    int subject;                  // spamassassin only: 1 (default) = the decoded Subject line is read before the body
 } CfgData;
 
 // [model]
@@ -182,7 +189,8 @@ Status config_set(ExperimentConfig *cfg, const char *section, const char *key, c
 void config_single_run(ExperimentConfig *cfg, uint64_t seed);
 
 // The sample kind of the configured dataset ([data] dataset): images for fashion-mnist, mnist10k and png:PATH,
-// records for csv:PATH and the built-in record sets. Attacks and defences declare the kinds they support.
+// records for csv:PATH and the built-in record sets, tokens for spamassassin and text:PATH. Attacks and defences
+// declare the kinds they support.
 DsKind config_data_kind(const ExperimentConfig *cfg);
 // "images, records" for a DS_KIND_BIT() mask ("none" for 0), into buf; for kind-mismatch messages.
 const char *config_kinds_text(unsigned kinds, char *buf, size_t n);
