@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "data/load.h"
 #include "data/manifest.h"
 
 static void usage(FILE *f) {
@@ -138,6 +139,12 @@ int cmd_data(int argc, char **argv) {
     if (!dataset || (is_manifest ? !out : !manifest)) {
         fprintf(stderr, "backdoorlab data %s: needs DATASET and %s (see --help)\n", sub,
                 is_manifest ? "--out M.json" : "--manifest M.json");
+        return 2;
+    }
+    if (dataset_kind_of(dataset) == DS_TOKENS) { // manifests list image files; a text set's identity is its hash
+        fprintf(stderr, "backdoorlab data %s: %s holds messages (tokens); manifests cover image datasets (IDX folders, "
+                "mnist10k). A text dataset is identified by the dataset sha256 every run manifest records.\n", sub,
+                dataset);
         return 2;
     }
     DsmKind kind;
