@@ -19,6 +19,7 @@
 #include "test_util.h"
 
 #include "core/core.h"
+#include "core/rng.h"
 #include "data/dataset.h"
 #include "data/load.h"
 #include "data/text/corpus.h"
@@ -744,6 +745,74 @@ static void test_spam_fake(void **state) {
     expect_fail(spam_load(tpath("nothing"), &o, &p, NULL), BL_ERR_DATA, "install it with scripts/fetch-spam.sh");
 }
 
+// ---- random corruption: every result is OK or BL_ERR_DATA, never a crash (run under valgrind or make asan) ----
+
+static void corrupt(Rng *r, char *buf, size_t n, const char *pick) {
+    int flips = 1 + (int)rng_below(r, 4);
+    for (int k = 0; k < flips; k++) {
+        size_t at = rng_below(r, n);
+        buf[at] = rng_below(r, 2) ? pick[rng_below(r, strlen(pick))] : (char)(buf[at] ^ (1 << rng_below(r, 8)));
+    }
+}
+
+static void test_fuzz_textfile(void **state) {
+    (void)state;
+    const char *clean = "label,text\nham,\"quoted, \"\"text\"\"\nline\"\nspam,buy now\nham,see you\nspam,\"x\"\n"
+                        "ham\tstray tab\nspam,caf\xc3\xa9\n";
+    const size_t n = strlen(clean);
+    Rng r = rng_stream(15, "test");
+    for (int it = 0; it < 1500; it++) {
+        char buf[256];
+        memcpy(buf, clean, n);
+        corrupt(&r, buf, n, ",\"\n\r\t\xff\xc3");
+        const char *path = put_bytes(it % 2 ? "fz.csv" : "fz.tsv", buf, n);
+        DatasetPair p;
+        Status st = textfile_load(path, &k_opt, &p, NULL);
+        if (st == BL_OK) ds_pair_free(&p);
+        else if (st != BL_ERR_DATA) fail_msg("iteration %d: status %d (%s)", it, st, bl_errmsg());
+    }
+}
+
+static void test_fuzz_email(void **state) {
+    (void)state;
+    const char *clean = "From x  Thu\nSubject: =?utf-8?q?caf=C3=A9?=\nContent-Type: multipart/alternative; "
+                        "boundary=\"b\"\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\n"
+                        "Content-Transfer-Encoding: quoted-printable\n\nsoft=\nline =E9t=E9\n--b\n"
+                        "Content-Type: text/html\nContent-Transfer-Encoding: base64\n\nPHA+aGk8L3A+\n--b--\n";
+    const size_t n = strlen(clean);
+    Rng r = rng_stream(16, "test");
+    for (int it = 0; it < 1500; it++) {
+        char buf[512];
+        memcpy(buf, clean, n);
+        corrupt(&r, buf, n, "-\n=\"<>&;:\0\xff");
+        char *t;
+        size_t tl;
+        assert_int_equal(email_text(buf, n, 1, &t, &tl), BL_OK);
+        assert_true(text_utf8_valid(t, tl));
+        free(t);
+    }
+}
+
+static void test_fuzz_spam_json(void **state) {
+    (void)state;
+    const char *rec[] = {"{\"id\":\"1\",\"group\":\"easy-ham-1\",\"text\":\"Subject: Hi\\n\\nmeeting \\u00e9 notes\\n\"}",
+                         "{\"id\":\"2\",\"group\":\"spam-1\",\"text\":\"Subject: Win\\n\\ncash now\\n\"}"};
+    make_fake_spam(rec, 2);
+    const size_t n = strlen(rec[1]);
+    TextOptions o = {.max_tokens = 10, .subject = 1, .test_fraction = 0.01, .split_seed = 1};
+    Rng r = rng_stream(17, "test");
+    for (int it = 0; it < 600; it++) {
+        char buf[256];
+        memcpy(buf, rec[1], n);
+        corrupt(&r, buf, n, "{}[]\",:\\u0\xff");
+        put_bytes("sa/data/spam-1/00001.abc.json", buf, n);
+        DatasetPair p;
+        Status st = spam_load(tpath("sa"), &o, &p, NULL);
+        if (st == BL_OK) ds_pair_free(&p);
+        else if (st != BL_ERR_DATA) fail_msg("iteration %d: status %d (%s)", it, st, bl_errmsg());
+    }
+}
+
 // ---- the real corpus ----
 
 static void test_spam_real_counts(void **state) {
@@ -861,6 +930,9 @@ int main(void) {
         T(test_textfile_folder),
         T(test_textfile_bad_input),
         T(test_spam_fake),
+        T(test_fuzz_textfile),
+        T(test_fuzz_email),
+        T(test_fuzz_spam_json),
         T(test_spam_real_counts),
         T(test_config_text_keys),
     };
