@@ -306,8 +306,8 @@ static void test_reproducible(void **state) {
     }
 }
 
-// The generic defences on messages: sample-level detectors on the pooled representation, confidence, loss
-// isolation, and the two mitigations (fine-prune needs textcnn's conv1d filters; fasttext has nothing to prune).
+// The generic defences on messages: sample-level detectors on the pooled representation, loss isolation, and the
+// two mitigations (fine-prune prunes fasttext's embedding dimensions and textcnn's conv1d filters).
 static void test_generic(void **state) {
     (void)state;
     Fixture *f = &g_fx;
@@ -326,7 +326,22 @@ static void test_generic(void **state) {
     int asr = triggered_as_ham(r.repaired, &f->inputs);
     fprintf(stderr, "fine-tune: %d/150 triggered spam still predicted ham\n", asr);
     defense_result_free(&r);
-    r = run_defense("fine-prune", NULL, &f->m, &f->train, &f->clean, NULL, "/tmp", BL_ERR_USAGE); // fasttext
+    // fasttext: the embedding's 16 dimensions are the channels; a pruned one is zero in every word's vector
+    char dir[] = "/tmp/bl_test_fptext_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fp_prune_layer(&f->m), 0);
+    assert_int_equal(fp_units(&f->m, 0), 16);
+    assert_int_equal(fp_tap(&f->m, 0), 2); // the mean over the message
+    r = run_defense("fine-prune", NULL, &f->m, &f->train, &f->clean, NULL, dir, BL_OK);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r.extra_json, "layer_kind")->valuestring, "embed");
+    int pruned = cJSON_GetObjectItemCaseSensitive(r.extra_json, "pruned")->valueint;
+    for (int i = 0; i < pruned; i++) {
+        const int d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.extra_json, "prune_order"), i)->valueint;
+        for (int v = 0; v < r.repaired->layers[0].units; v++) assert_true(r.repaired->layers[0].w[v * 16 + d] == 0.0f);
+    }
+    asr = triggered_as_ham(r.repaired, &f->inputs);
+    fprintf(stderr, "fine-prune (fasttext): %d of 16 dimensions pruned; %d/150 triggered spam still predicted ham\n",
+            pruned, asr);
     defense_result_free(&r);
     Model cnn;
     train_text_model(&cnn, TEXTCNN, &f->train);
@@ -334,12 +349,10 @@ static void test_generic(void **state) {
     assert_int_equal(layer, 1);
     assert_int_equal(fp_units(&cnn, layer), 24);
     assert_int_equal(fp_tap(&cnn, layer), 4); // the max over time, after the relu
-    char dir[] = "/tmp/bl_test_fptext_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     r = run_defense("fine-prune", NULL, &cnn, &f->train, &f->clean, NULL, dir, BL_OK);
     assert_non_null(r.repaired);
     const cJSON *ex = r.extra_json;
-    const int pruned = cJSON_GetObjectItemCaseSensitive(ex, "pruned")->valueint;
+    pruned = cJSON_GetObjectItemCaseSensitive(ex, "pruned")->valueint;
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(ex, "layer_kind")->valuestring, "conv1d");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(ex, "channels")->valueint, 24);
     // every pruned filter (all its weights and its bias) is still zero after fine-tuning

@@ -115,19 +115,19 @@ Status mit_retrain_without(const DefenseContext *ctx, const uint8_t *flag, Model
 int fp_last_conv(const Model *m);
 // The layer fine-pruning prunes: the last conv layer; else the last conv1d layer (textcnn); in a model without
 // either (the records presets) the last dense layer before the output layer, whose units play the channels'
-// part. -1 when there is none (logreg, fasttext).
+// part; else a leading embed layer (fasttext: its D dimensions). -1 when there is none (logreg).
 int fp_prune_layer(const Model *m);
-// Channels of layer `layer` as fine-pruning counts them: a conv1d layer's filters of every width (units * nk),
-// otherwise its units.
+// Channels of layer `layer` as fine-pruning counts them: a conv1d layer's filters of every width (units * nk), an
+// embed layer's dimensions (D), otherwise its units.
 int fp_units(const Model *m, int layer);
 // Index into m->acts of the activation that represents the conv layer's channels: its output after any
-// directly following relu / maxpool / avgpool (the official code taps the pooled output).
+// directly following relu / maxpool / avgpool / maxtime / meanpool (the official code taps the pooled output).
 int fp_tap(const Model *m, int conv);
-// Mean activation per channel of layer `conv` over d (out: (units)), and the channels sorted ascending by it
-// (ties by channel index) into order (units).
+// Mean activation per channel of layer `conv` over d (out: (fp_units); an embed layer: the mean |pooled value|),
+// and the channels sorted ascending by it (ties by channel index) into order (fp_units).
 void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *order);
-// Zero the weights and bias of output channel ch of conv layer `conv` (a conv1d filter of bank ch / units; or
-// unit ch of a dense layer: its weight row): its output is 0, so after the ReLU it is pruned. The evaluator's replay of the prune curve uses this same function.
+// Zero the weights and bias of output channel ch of conv layer `conv` (a conv1d filter of bank ch / units; an
+// embed dimension: column ch of every word's vector; or unit ch of a dense layer: its weight row): its output is 0, so after the ReLU it is pruned. The evaluator's replay of the prune curve uses this same function.
 void fp_zero_channel(Model *m, int conv, int ch);
 
 #endif

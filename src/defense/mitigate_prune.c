@@ -7,7 +7,10 @@
 // its last hidden dense layer pruned instead: a unit is zeroed (weight row and bias), ranked by its mean
 // post-ReLU activation on clean records, under the same CA budget. The textcnn preset has its conv1d filters
 // (every width's bank: 3 x 32 channels) pruned, ranked by their max-over-time activation (the pooled output, as
-// the official code taps the pooled conv output); fasttext (embed, meanpool, dense) has nothing to prune.
+// the official code taps the pooled conv output). fasttext (embed, meanpool, dense) has neither: an embedding is
+// a width-1 convolution over one-hot words and the mean pool is its pooling, so its D dimensions play the channels'
+// part (dimension d zeroed in every word's vector), ranked by the mean |pooled value| (an embedding has no ReLU, so
+// a signed mean would rank strongly negative dimensions as the least active).
 // Writes the whole prune curve (prune_curve.csv) and, when gnuplot is installed, prune_curve.png, and publishes
 // the ranking and stopping point in its extra JSON (keys in mitigate.h) so that the evaluator, which alone may
 // use the triggered test set, can add the test CA and ASR of each step (it then rewrites prune_curve.*).
@@ -45,11 +48,13 @@ int fp_prune_layer(const Model *m) {
         if (strcmp(m->layers[i].ops->name, "conv1d") == 0) return i;
     for (int i = m->nlayers - 2; i >= 0; i--) // the output layer (the last one) is not a hidden layer
         if (strcmp(m->layers[i].ops->name, "dense") == 0) return i;
+    if (m->nlayers > 1 && strcmp(m->layers[0].ops->name, "embed") == 0) return 0; // fasttext: embedding dimensions
     return -1;
 }
 
 int fp_units(const Model *m, int layer) {
     const Layer *l = &m->layers[layer];
+    if (strcmp(l->ops->name, "embed") == 0) return l->k;                    // embed: its D dimensions
     return strcmp(l->ops->name, "conv1d") == 0 ? l->units * l->nk : l->units; // conv1d: every bank's filters
 }
 
@@ -57,7 +62,9 @@ int fp_tap(const Model *m, int conv) {
     int a = conv + 1; // acts[conv + 1] is the conv's output
     while (a < m->nlayers) {
         const char *k = m->layers[a].ops->name;
-        if (strcmp(k, "relu") && strcmp(k, "maxpool") && strcmp(k, "avgpool") && strcmp(k, "maxtime")) break;
+        if (strcmp(k, "relu") && strcmp(k, "maxpool") && strcmp(k, "avgpool") && strcmp(k, "maxtime") &&
+            strcmp(k, "meanpool"))
+            break;
         a++;
     }
     return a;
@@ -67,6 +74,7 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
     const int U = fp_units(m, conv), tap = fp_tap(m, conv);
     const Shape s = tap == conv + 1 ? m->layers[conv].out : m->layers[tap - 1].out;
     const int HW = s.h * s.w;
+    const int absval = strcmp(m->layers[conv].ops->name, "embed") == 0; // no ReLU after an embedding: |value|
     for (int u = 0; u < U; u++) mean[u] = 0.0;
     int idx[4096];
     uint8_t y[4096];
@@ -80,7 +88,10 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
         for (int b = 0; b < B; b++)
             for (int u = 0; u < U; u++) {
                 double sum = 0.0;
-                for (int i = 0; i < HW; i++) sum += a[((size_t)b * U + u) * HW + i];
+                for (int i = 0; i < HW; i++) {
+                    const float v = a[((size_t)b * U + u) * HW + i];
+                    sum += absval ? fabsf(v) : v;
+                }
                 mean[u] += sum;
             }
     }
@@ -98,6 +109,10 @@ void fp_channel_order(Model *m, int conv, const Dataset *d, double *mean, int *o
 
 void fp_zero_channel(Model *m, int conv, int ch) {
     Layer *l = &m->layers[conv];
+    if (strcmp(l->ops->name, "embed") == 0) { // dimension ch of every word's vector (weights (V, D), no bias)
+        for (int v = 0; v < l->units; v++) l->w[(size_t)v * l->k + ch] = 0.0f;
+        return;
+    }
     if (strcmp(l->ops->name, "conv1d") == 0) { // bank i = ch / N holds (N, C, K_i) weights after banks 0..i-1
         const int N = l->units, bank = ch / N, o = ch % N, C = l->in.c;
         size_t off = 0;
@@ -172,8 +187,8 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
     const int conv = fp_prune_layer(ctx->model); // the last conv layer, else the last hidden dense layer
     if (conv < 0)
         return bl_fail(BL_ERR_USAGE, "fine-prune: the model has neither a conv layer nor a hidden dense layer to "
-                                     "prune (a logreg has none: use the mlp preset; fasttext has none: use textcnn)");
-    const char *kind = ctx->model->layers[conv].ops->name; // "conv", "conv1d" or "dense"
+                                     "prune (a logreg has none; use the mlp preset)");
+    const char *kind = ctx->model->layers[conv].ops->name; // "conv", "conv1d", "dense" or "embed"
     if (!ctx->clean || ctx->clean->n < 2)
         return bl_fail(BL_ERR_DATA, "fine-prune: the defender's clean split is (nearly) empty");
     const int U = fp_units(ctx->model, conv);
@@ -217,7 +232,7 @@ static Status fp_run(const DefenseContext *ctx, DefenseResult *out) {
         snprintf(out->notes, sizeof out->notes,
                  "pruned %d of %d %s of layer %d (%s; defender CA %.2f%% -> %.2f%%, budget %.3g %s); after %d "
                  "fine-tuning epochs CA on %d held-out defender samples %.2f%% (before %.2f%%). %s",
-                 chosen, U, strcmp(kind, "dense") ? "channels" : "units", conv, kind, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
+                 chosen, U, !strcmp(kind, "dense") ? "units" : !strcmp(kind, "embed") ? "dimensions" : "channels", conv, kind, 100 * ca[0], 100 * ca[chosen], max_drop, relative ? "relative" : "absolute",
                  epochs, val.n, 100 * ca_val_after, 100 * ca_val_before, note);
         cJSON *j = cJSON_CreateObject();
         if (j) {

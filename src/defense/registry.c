@@ -16,15 +16,15 @@
     X(loss_isolation_defense)  \
     X(strip_defense)           \
     X(confidence_defense)      \
+    X(zdef_defense)            \
+    X(strip_text_defense)      \
+    X(onion_defense)           \
+    X(rap_defense)             \
     X(neural_cleanse_defense)  \
     X(filter_retrain_defense)  \
     X(fine_tune_defense)       \
     X(fine_prune_defense)      \
-    X(nc_unlearn_defense)      \
-    X(zdef_defense)            \
-    X(strip_text_defense)      \
-    X(onion_defense)           \
-    X(rap_defense)
+    X(nc_unlearn_defense)
 
 #define DEFENSE_DECLARE(v) extern const DefenseOps v;
 DEFENSE_LIST(DEFENSE_DECLARE)

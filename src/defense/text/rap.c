@@ -8,11 +8,12 @@
 // Input score = 1 - (p(x) - p(x + probe)) for the predicted class (higher = more suspicious); thresholds are the
 // clean split's scores at each FRR (their evaluate_rap_performance.py uses percentiles of the same clean data).
 //
-// The step: the paper's lr = 1e-2 is for BERT. Here one word is 1/n of a mean-pooled message and the loss is a
-// batch mean, so the row's gradient is tiny next to the row (on the test's fasttext model |g| ~ 0.03 for |row| ~ 4:
-// 1e-2 moves it 0.01% a step and the probe never reaches the wanted drop); the default lr = 10 does (lr 10 to 100
-// give the same result there). Longer messages give smaller gradients still: the extra JSON reports the clean
-// messages' mean drop, and a note says when it stays below drop_min / 2 (raise lr or epochs).
+// The step: the paper takes plain SGD steps (lr 1e-2 on BERT). Here one word is 1/n of a mean-pooled message and
+// the loss is a batch mean, so the row's gradient is tiny next to the row and shrinks with the message length (on
+// the test's 20-word messages |g| ~ 0.03 for |row| ~ 4: lr 1e-2 moves it 0.01% a step and the probe never learns;
+// on 400-word e-mails 20 times less). So each step moves the row by lr times its original length along the
+// normalised gradient, whatever the scale. The extra JSON reports the clean messages' mean drop, and a note says
+// when it stays below drop_min / 2 (a mean-pooled model may not let one word move a long message that much).
 //
 // Differences from the paper: the defender does not know the target, so with protect = -1 (the default) every class
 // gets its own probe word trained on its clean messages and an input is tested with the probe of the class it is
@@ -37,8 +38,8 @@ static const DefenseParamSpec g_params[] = {
     {"drop_min", DEF_REAL, 0.1, 0, 1, "smallest wanted drop of the protected class's probability (paper: 0.1)"},
     {"drop_max", DEF_REAL, 0.3, 0, 1, "largest wanted drop (paper: 0.3)"},
     {"epochs", DEF_INT, 5, 1, 10000, "passes over the clean messages of the class (paper: 5)"},
-    {"lr", DEF_REAL, 10, 1e-6, 1e6, "SGD step on the probe's embedding row (paper: 1e-2 on BERT; see the file's "
-                                     "comment)"},
+    {"lr", DEF_REAL, 0.1, 1e-6, 10, "step on the probe's row, a fraction of its length along the normalised "
+                                    "gradient (paper: SGD, lr 1e-2 on BERT; see the file's comment)"},
     {"batch", DEF_INT, 32, 1, 4096, "messages per step (paper: 32)"},
     {"scale", DEF_REAL, 1, 0, 100, "weight of the too-small-drop term of the loss (paper's scale factor: 1)"},
     {"keep_norm", DEF_INT, 1, 0, 1, "1 = rescale the row to its original norm after each step (paper); 0 = free"},
@@ -127,7 +128,11 @@ static double train_probe(Model *m, const float *ids, const int *idx_in, int n, 
                 for (int j = 0; j < K; j++) dz[(size_t)b * K + j] = (float)(g * p[c] * ((j == c) - p[j]));
             }
             model_backward(m, B);
-            for (int d = 0; d < D; d++) row[d] -= (float)(lr * grow[d]);
+            double gn = 0;
+            for (int d = 0; d < D; d++) gn += (double)grow[d] * grow[d];
+            gn = sqrt(gn);
+            if (gn > 0) // a step of lr times the row's original length along the gradient (see the comment above)
+                for (int d = 0; d < D; d++) row[d] -= (float)(lr * norm0 * grow[d] / gn);
             if (keep) {
                 double nn = 0;
                 for (int d = 0; d < D; d++) nn += (double)row[d] * row[d];
@@ -253,8 +258,8 @@ static Status rap_run(const DefenseContext *ctx, DefenseResult *out) {
     cJSON_AddNumberToObject(ex, "calibration_messages", ncal);
     cJSON_AddNumberToObject(ex, "clean_mean_drop", ncal ? mdrop / ncal : 0);
     if (ncal && mdrop / ncal < defense_param(ops, ctx->params, "drop_min") / 2)
-        defense_note(out, "the probe lowers clean messages' probability by %.3g on average, below drop_min / 2: it did "
-                     "not learn (raise lr or epochs)", mdrop / ncal);
+        defense_note(out, "the probe lowers clean messages' probability by %.3g on average, below drop_min / 2: one "
+                     "word barely moves these messages (try keep_norm=0, a larger lr or more epochs)", mdrop / ncal);
     cJSON_AddStringToObject(ex, "score", "1 - (p(x) - p(x + probe)) for the predicted class");
     if (ncal < 2) {
         st = bl_fail(BL_ERR_DATA, "rap: fewer than two clean messages are predicted as a protected class");
