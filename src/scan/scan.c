@@ -316,7 +316,10 @@ Status scan_run(const ScanPolicy *pol, const ScanOptions *o, ScanReport *rep) {
         if (r->mode == SCAN_OFF) continue;
         if (stop) {
             r->status = SCAN_SKIPPED;
-            snprintf(r->message, sizeof r->message, "skipped: a required check failed before it (fail_fast)");
+            snprintf(r->message, sizeof r->message, "%s",
+                     rep->check[SCAN_SIGNATURE].status == SCAN_FAIL && rep->check[SCAN_SIGNATURE].mode == SCAN_REQUIRED
+                         ? "skipped: the model failed its signature check, so nothing in it is looked at"
+                         : "skipped: a required check failed before it (fail_fast)");
             continue;
         }
         if (i != SCAN_SIGNATURE && read_st) { // nothing trustworthy to look at
