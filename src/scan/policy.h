@@ -4,7 +4,8 @@
 // or a duplicate key is an error naming file:line (BL_ERR_USAGE). A check runs only when its section is present;
 // every check section takes `mode` = required (default) | advisory | off and `budget_seconds` (0 = none).
 //
-//   [scan]        fail_fast (yes): after a required check fails, skip the later (costlier) ones
+//   [scan]        fail_fast (yes): after a required check fails, skip the later (costlier) ones (a failed
+//                 required signature always stops the scan: nothing in the file can be trusted)
 //                 probe_images (1000): clean probe images used by [model-scan] / [input-scan] (first N)
 //                 seed (1): seed of the detectors' random streams
 //   [signature]   trusted_keys: comma-separated KEY.pub paths, any one of which may have signed the model (more
@@ -16,9 +17,10 @@
 //                 --data is not given
 //   [input-scan]  detector (strip | confidence): the runtime monitor calibrated on half the probe at `frr`
 //                 (0.01); candidate triggers (white and black squares at the four corners and the centre, every
-//                 side s with s*s <= max_trigger_l1, default 9) are stamped on the other half; fails when one
-//                 sends >= max_asr (0.9) of the images it changes class to one class; any other key is a
-//                 parameter of the detector (e.g. n = 20); seconds, so it runs before [model-scan]
+//                 side s with s*s <= max_trigger_l1, default 9) are stamped on the other half; fails when a
+//                 candidate sends >= max_asr (0.9) of the images the model did not put in class t into t, for
+//                 some t; any other key is a parameter of the detector (e.g. n = 20). Seconds, so it runs before
+//                 [model-scan]
 //   [model-scan]  detector (neural-cleanse): a model-level detector from the registry; max_anomaly_index (2);
 //                 max_trigger_l1 (0 = off) and trigger_asr (0.9): a reversed trigger with ASR >= trigger_asr
 //                 and mask L1 < max_trigger_l1 fails; rule = any (either test fails the check) | both (one label
