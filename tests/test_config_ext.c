@@ -11,6 +11,7 @@
 
 #include "io/config.h"
 #include "run/defenses.h"
+#include "scan/policy.h"
 
 static void test_defense_sections(void **state) {
     (void)state;
@@ -68,9 +69,15 @@ static void test_shipped_configs_parse(void **state) {
         glob_t g;
         if (glob(patterns[i], 0, NULL, &g) != 0) continue;
         for (size_t j = 0; j < g.gl_pathc; j++) {
-            ExperimentConfig c;
-            Status st = config_load(g.gl_pathv[j], &c);
-            if (!st) st = run_defenses_check(&c, g.gl_pathv[j]); // [defense.*] names and parameters too
+            Status st;
+            if (!strncmp(g.gl_pathv[j], "experiments/scan/", 17)) { // scan policies, not experiment configs
+                ScanPolicy p;
+                st = scan_policy_load(g.gl_pathv[j], &p);
+            } else {
+                ExperimentConfig c;
+                st = config_load(g.gl_pathv[j], &c);
+                if (!st) st = run_defenses_check(&c, g.gl_pathv[j]); // [defense.*] names and parameters too
+            }
             if (st) print_error("%s\n", bl_errmsg());
             assert_int_equal(st, BL_OK);
             n++;

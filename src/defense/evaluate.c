@@ -810,10 +810,9 @@ static int prune_info_read(const cJSON *o, const Model *m, PruneInfo *p, char *n
     const int U = cJSON_GetArraySize(ord);
     const char *bad = NULL;
     if (!cJSON_IsNumber(cv) || !cJSON_IsNumber(st)) bad = "conv_layer or pruned missing";
-    else if (cv->valueint < 0 || cv->valueint >= m->nlayers ||
-             (strcmp(m->layers[cv->valueint].ops->name, "conv") && strcmp(m->layers[cv->valueint].ops->name, "dense")))
-        bad = "conv_layer is not a conv or dense layer of the model";
-    else if (U < 1 || U != m->layers[cv->valueint].units) bad = "prune_order does not list every channel";
+    else if (cv->valueint < 0 || cv->valueint >= m->nlayers || fp_units(m, cv->valueint) < 1)
+        bad = "conv_layer is not a layer fine-pruning prunes";
+    else if (U < 1 || U != fp_units(m, cv->valueint)) bad = "prune_order does not list every channel";
     else if (st->valueint < 0 || st->valueint > U) bad = "pruned is out of range";
     if (bad) {
         note_append(note, note_n, "prune curve skipped: the mitigation's ranking is malformed (%s). ", bad);

@@ -392,6 +392,11 @@ static int split_list(char *text, const char **items, int max) {
 
 // The configured dataset: a named one, or csv:PATH with the [data] csv keys turned into the reader's options.
 static Status load_configured_data(const CfgData *d, DatasetPair *out) {
+    if (dataset_kind_of(d->dataset) == DS_TOKENS) {
+        TextOptions o = {.max_tokens = d->max_tokens, .subject = d->subject, .test_fraction = d->test_fraction,
+                         .split_seed = d->split_seed};
+        return dataset_load_text(d->dataset, d->path, &o, d->train_subset, d->test_subset, out, NULL);
+    }
     if (strcmp(d->dataset, "csv") != 0)
         return dataset_load(d->dataset, d->path, d->train_subset, d->test_subset, out);
     if (!d->label_column[0])
