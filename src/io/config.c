@@ -88,7 +88,7 @@ static const struct {
 static const char *const opt_names[] = {"sgd", "adam"};
 static const char *const sched_names[] = {"constant", "step", "cosine"};
 static const char *const tamper_names[] = {"swap", "edit", "both"};
-static const char *const monitor_names[] = {"strip", "confidence"};
+static const char *const monitor_names[] = {"strip", "confidence", "strip-text"}; // strip-text: messages
 
 _Static_assert(K_COUNT <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 

@@ -123,7 +123,8 @@ typedef struct {
 typedef struct {
     int enabled;        // the file has a [supply_chain] section
     char tamper[16];    // what the attacker does to the hub: "swap", "edit" or "both" (default "both")
-    char monitor[16];   // input-level defence the careless consumer deploys: "strip" (default) or "confidence"
+    char monitor[16];   // input-level defence the careless consumer deploys: "strip" (default), "confidence" or
+                        // "strip-text" (messages)
     double monitor_frr; // false-rejection target of the monitor's threshold, one of 0.005, 0.01 (default), 0.02, 0.03
     int monitor_inputs; // clean and triggered test inputs screened, this many of each, >= 1 (default 500)
 } CfgSupplyChain;
