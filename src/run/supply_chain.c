@@ -378,8 +378,9 @@ static Status clear_old(const char *sc_dir) {
 static Status check_config(const CfgSupplyChain *sc) {
     if (strcmp(sc->tamper, "swap") && strcmp(sc->tamper, "edit") && strcmp(sc->tamper, "both"))
         return bl_fail(BL_ERR_USAGE, "[supply_chain] tamper: expected swap, edit or both, got '%s'", sc->tamper);
-    if (strcmp(sc->monitor, "strip") && strcmp(sc->monitor, "confidence"))
-        return bl_fail(BL_ERR_USAGE, "[supply_chain] monitor: expected strip or confidence, got '%s'", sc->monitor);
+    if (strcmp(sc->monitor, "strip") && strcmp(sc->monitor, "confidence") && strcmp(sc->monitor, "strip-text"))
+        return bl_fail(BL_ERR_USAGE, "[supply_chain] monitor: expected strip, confidence or strip-text, got '%s'",
+                       sc->monitor);
     int ok = 0;
     for (int f = 0; f < DEFENSE_NFRR; f++) ok |= fabs(defense_frr_targets[f] - sc->monitor_frr) < 1e-12;
     if (!ok)
@@ -522,11 +523,13 @@ static Status write_narrative(const char *path, const Scenario *S, const LoadedR
     fprintf(f, "## 4. A careless consumer deploys without verification\n\n");
     if (S->have_deployed) {
         const MonitorOutcome *d = &S->dep, *c = &S->ctl;
+        const char *what = r->data.test.kind == DS_TOKENS ? "message" : "image";
         fprintf(f, "The careless consumer loaded `hub/swapped-unsigned.bdm` without a key and deployed it (it is "
                    "the backdoored model: `%.16s...`), behind the runtime monitor (%s, threshold fitted on the "
-                   "run's %d-image defender clean split at a %g%% false-rejection target). The stream: %d clean "
-                   "test images and %d triggered test images of non-target classes, shuffled.\n\n",
-                S->deployed_sha256, sc->monitor, r->defender.n, 100 * sc->monitor_frr, S->n_clean, S->n_trig);
+                   "run's %d-%s defender clean split at a %g%% false-rejection target). The stream: %d clean "
+                   "test %ss and %d triggered test %ss of non-target classes, shuffled.\n\n",
+                S->deployed_sha256, sc->monitor, r->defender.n, what, 100 * sc->monitor_frr, S->n_clean, what,
+                S->n_trig, what);
         fprintf(f, "- The backdoor works: %.1f%% of the triggered inputs were classified as class %d "
                    "(clean accuracy on the stream %.1f%%).\n",
                 pct(&d->asr), a->target, pct(&d->ca));
