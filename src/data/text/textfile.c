@@ -234,7 +234,7 @@ static Status list_dir(const char *dir, int dirs, char ***out, int *n) {
         *n = 0;
         return st;
     }
-    qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    if (*n > 1) qsort(v, (size_t)*n, sizeof *v, cmp_str); // v is NULL for an empty folder
     *out = v;
     return BL_OK;
 }
