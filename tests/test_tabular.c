@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "test_run_util.h"
 
 #include "core/core.h"
 #include "data/load.h"
@@ -26,33 +26,6 @@
 #include "train/train.h"
 
 static char g_tmp[256];
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static Status run(const char *cfg, const char *out) {
-    ExperimentOptions o = {.mode = EXP_RUN, .config_path = cfg, .out_dir = out, .threads = 2, .quiet = 1};
-    return experiment_run(&o);
-}
-
-// metrics.json's MODEL/KEY (a number), or -1.
-static double metric(const char *dir, const char *model, const char *key) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/metrics.json", dir);
-    char *text = test_read_file(p);
-    assert_non_null(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    assert_non_null(j);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, model), key);
-    double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-    cJSON_Delete(j);
-    return d;
-}
 
 // Run experiments/tabular/NAME.ini into the temp folder; its folder in out.
 static void run_shipped(const char *name, char *out, size_t n) {
