@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "run/interop.h"
 #include "run/multirun.h"
 
 int cli_report(Status st) {
@@ -68,16 +69,23 @@ int cmd_run(int argc, char **argv) { return run_or_train(argc, argv, EXP_RUN); }
 int cmd_train(int argc, char **argv) { return run_or_train(argc, argv, EXP_TRAIN); }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *config = NULL, *trusted_key = NULL;
+    const char *model = NULL, *config = NULL, *trusted_key = NULL, *inputs = NULL, *logits = NULL;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: backdoorlab eval --model FILE.bdm --config CONFIG [--threads N] [--trusted-key KEY.pub]\n\n"
+            printf("usage: backdoorlab eval --model FILE.bdm --config CONFIG [--threads N] [--trusted-key KEY.pub]\n"
+                   "       backdoorlab eval --model FILE.bdm --inputs X.npy --logits OUT.npy [--trusted-key KEY.pub]\n\n"
                    "Clean accuracy (and, when CONFIG has an [attack], attack success rate and robust accuracy) of a\n"
                    "saved model on the config's test set. A model whose network differs from the config is refused\n"
                    "(exit 3). With --trusted-key, a model not signed by that key (unsigned, other signer, bad\n"
-                   "signature, any modified byte) is refused (exit 3) before any weight is used.\n");
+                   "signature, any modified byte) is refused (exit 3) before any weight is used.\n"
+                   "With --inputs/--logits: the model's logits (float32 (N,K)) on model inputs from a .npy file (as\n"
+                   "`export --what data` writes them), to check an exported model elsewhere (scripts/export_check.py).\n");
             return 0;
+        } else if (!strcmp(argv[i], "--inputs") && i + 1 < argc) {
+            inputs = argv[++i];
+        } else if (!strcmp(argv[i], "--logits") && i + 1 < argc) {
+            logits = argv[++i];
         } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
             model = argv[++i];
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
@@ -91,8 +99,13 @@ int cmd_eval(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model || !config) {
-        fprintf(stderr, "backdoorlab eval: needs --model FILE and --config CONFIG (see --help)\n");
+    if (model && inputs && logits && !config) {
+        bl_set_threads(threads);
+        return cli_report(interop_logits(model, trusted_key, inputs, logits));
+    }
+    if (!model || !config || inputs || logits) {
+        fprintf(stderr, "backdoorlab eval: needs --model FILE and --config CONFIG, or --model, --inputs and --logits "
+                        "(see --help)\n");
         return 2;
     }
     return cli_report(experiment_eval(model, config, threads, trusted_key));

@@ -28,6 +28,7 @@ static const struct {
     {"reproduce", cmd_reproduce, "run paper configs and put our numbers beside the papers' (results/reproduce)"},
     {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
     {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
+    {"export", cmd_export, "a model as safetensors, a run's data as .npy (for PyTorch, NumPy, external defences)"},
     {"scan", cmd_scan, "check a model against a policy (signature ... Neural Cleanse) for CI: exit 0 pass, 4 fail"},
 };
 
