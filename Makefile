@@ -125,7 +125,46 @@ reproduce: all
 reproduce-quick: all
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BIN) reproduce --quick experiments/papers/*.ini
 
+# Fuzzing (issue 16): one libFuzzer harness per loader entry point, tests/fuzz/fuzz_NAME.c, built with clang,
+# ASan + UBSan, no OpenMP (every omp_* call in src/ is under #ifdef _OPENMP). `make fuzz` runs each for
+# FUZZ_SECONDS over its seed corpus (tests/fuzz/corpus/NAME, new finds go to build/fuzz/corpus/NAME);
+# `make fuzz-replay` runs every seed and every crash reproducer (tests/fuzz/regressions/NAME) once, no fuzzing;
+# run-tests does the same. FUZZ=NAME limits both to one harness. See tests/fuzz/README.md.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g $(ARCH) -Isrc -Wno-unknown-pragmas \
+               -fsanitize=fuzzer-no-link $(FUZZ_SAN) -DBL_CFLAGS='"-O1 fuzz OMP=0 SAN=1"'
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LIB     = $(FUZZ_BUILD)/libbackdoorlab.a
+.PHONY: fuzz fuzz-build fuzz-replay
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+ifneq ($(findstring x86_64,$(MACHINE)),)
+$(FUZZ_BUILD)/src/tensor/sgemm_avx512.o: FUZZ_CFLAGS += -mavx2 -mfma -mavx512f -mavx512vl
+$(FUZZ_BUILD)/src/tensor/sgemm_avx2.o: FUZZ_CFLAGS += -mavx2 -mfma
+endif
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(FUZZ_LIB) -o $@ $(LDLIBS)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory $(if $(FUZZ),$(FUZZ_BUILD)/fuzz_$(FUZZ),$(FUZZ_BIN))
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ)
+
+fuzz-replay: fuzz-build
+	@sh tests/fuzz/replay.sh $(FUZZ_BUILD) $(FUZZ)
+
 clean:
 	rm -rf build backdoorlab
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.d)
