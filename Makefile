@@ -93,8 +93,8 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: $(TEST_BIN) $(BIN)
-	@sh scripts/run-tests.sh $(BUILD)
+run-tests: $(TEST_BIN) $(BIN) $(FUZZ_BIN)
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh scripts/run-tests.sh $(BUILD)
 
 asan: deps
 	@$(MAKE) --no-print-directory SAN=1 ARCH="$(ARCH)" run-tests

@@ -26,5 +26,6 @@ for t in "$BUILD"/tests/test_*; do
     failed=$((failed + f))
 done
 if sh "$(dirname "$0")/test-neon.sh" "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi # NEON kernel under qemu: one test
+if sh "$(dirname "$0")/../tests/fuzz/replay.sh" "${FUZZ_BUILD:-build/fuzz}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi # fuzz seeds + regressions: one test
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

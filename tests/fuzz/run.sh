@@ -1,19 +1,19 @@
 #!/bin/sh
 # Fuzz each harness for FUZZ_SECONDS (default 60), one after another (never in parallel: one core each way is
-# enough and the machine is shared), at nice 19. Usage: run.sh [NAME]. New corpus entries go to
+#  enough and the machine is shared), at nice 19. Usage: run.sh [NAME...] (default: every harness). New corpus entries go to
 # $FUZZ_BUILD/corpus/NAME (the committed seeds under tests/fuzz/corpus/NAME are read, never written);
 # crashes to $FUZZ_BUILD/crashes/NAME/ (move a reproducer to tests/fuzz/regressions/NAME/ once fixed).
 # A summary line per harness (exec/s, cov, ft from libFuzzer's last stats line) goes to $FUZZ_BUILD/fuzz-summary.txt.
 cd "$(dirname "$0")/../.." || exit 1
 FB=${FUZZ_BUILD:-build/fuzz}
 SECS=${FUZZ_SECONDS:-60}
-only=${1:-}
+only="$*"
 status=0
 : > "$FB/fuzz-summary.txt"
 for src in tests/fuzz/fuzz_*.c; do
     name=${src#tests/fuzz/fuzz_}
     name=${name%.c}
-    [ -z "$only" ] || [ "$only" = "$name" ] || continue
+    case " $only " in "  " | *" $name "*) ;; *) continue ;; esac
     # Longest input worth trying: text formats stay small; binary ones need room for a model or an image.
     case "$name" in
         modelfile|checkpoint|idx|png|rda|email|mnist10k) maxlen=16384 ;;
@@ -28,8 +28,11 @@ for src in tests/fuzz/fuzz_*.c; do
         -print_final_stats=1 -artifact_prefix="$FB/crashes/$name/" $dict \
         "$FB/corpus/$name" "tests/fuzz/corpus/$name" > "$log" 2>&1 || status=1
     stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1)
-    execs=$(sed -n 's/^stat::execs_per_sec: *//p' "$log")
-    line="$name: exec/s ${execs:-?}; $(echo "$stats" | grep -o 'cov: [0-9]* ft: [0-9]*'); crashes: $(ls "$FB/crashes/$name" | wc -l)"
+    execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+    slow=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log")
+    line="$name: ${SECS}s, ${runs:-?} runs, exec/s ${execs:-?}; $(echo "$stats" | grep -o 'cov: [0-9]* ft: [0-9]*'); peak rss ${rss:-?} MB; slowest ${slow:-?} s; artifacts: $(ls "$FB/crashes/$name" | wc -l)"
     echo "$line" | tee -a "$FB/fuzz-summary.txt"
 done
 exit $status
