@@ -61,11 +61,13 @@ static void num(double v, const char *fmt) {
     else printf(" %7s", "-");
 }
 
-static void print_row(const DefenseOps *ops, const char *label, const cJSON *o) {
+static void print_row(DefenseLevel level, const char *label, const cJSON *o) {
     printf("%-11s", label);
-    switch (ops->level) {
+    switch (level) {
     case DEF_SAMPLES:
-        printf(" %7.0f %7.0f %7.0f", jnum(o, "flagged"), jnum(o, "tp"), jnum(o, "fp"));
+        num(jnum(o, "flagged"), " %7.0f"); // no flags (an external defence's scores only): "-"
+        num(jnum(o, "tp"), " %7.0f");
+        num(jnum(o, "fp"), " %7.0f");
         pct(jnum(o, "tpr"));
         pct(jnum(o, "fpr"));
         pct(jnum(o, "precision"));
@@ -108,18 +110,16 @@ static void print_row(const DefenseOps *ops, const char *label, const cJSON *o) 
         pct(jnum(o, "ra_after"));
         num(jnum(o, "der"), " %7.3f");
         break;
+    case DEF_ANY: break;
     }
     printf(" %8.1f\n", jnum(o, "seconds"));
     const cJSON *notes = cJSON_GetObjectItemCaseSensitive(o, "notes");
     if (cJSON_IsString(notes) && notes->valuestring[0]) printf("  notes: %s\n", notes->valuestring);
 }
 
-static void print_table(const DefenseOps *ops, const LoadedRun *lr, const cJSON *sum) {
-    const cJSON *att = cJSON_GetObjectItemCaseSensitive(sum, "attack");
-    printf("\n== %s on %s (%s; %d training samples, %d defender) ==\n", ops->name, lr->dir,
-           cJSON_IsString(att) ? att->valuestring : "?", lr->poisoned.n, lr->defender.n);
+static void print_section(DefenseLevel level, const cJSON *sum) {
     printf("%-11s", "model");
-    switch (ops->level) {
+    switch (level) {
     case DEF_SAMPLES:
         printf(" %7s %7s %7s %8s %8s %8s %7s %7s", "flagged", "TP", "FP", "TPR", "FPR", "prec", "F1", "AUROC");
         break;
@@ -135,12 +135,41 @@ static void print_table(const DefenseOps *ops, const LoadedRun *lr, const cJSON 
     case DEF_MITIGATION:
         printf(" %8s %8s %8s %8s %8s %7s", "CA", "CA after", "ASR", "ASRafter", "RA after", "DER");
         break;
+    case DEF_ANY: break;
     }
     printf(" %8s\n", "seconds");
-    print_row(ops, "backdoored", sum);
+    print_row(level, "backdoored", sum);
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(sum, "clean_model");
-    if (cJSON_IsObject(cm)) print_row(ops, "clean (ctl)", cm);
-    if (ops->level == DEF_INPUTS) printf("(FAR at each target FRR; the FRR actually measured on clean test inputs in brackets)\n");
+    if (cJSON_IsObject(cm)) print_row(level, "clean (ctl)", cm);
+    if (level == DEF_INPUTS) printf("(FAR at each target FRR; the FRR actually measured on clean test inputs in brackets)\n");
+}
+
+// Whether the summary's "returned" list (external defences) holds kind.
+static int returned(const cJSON *o, const char *kind) {
+    const cJSON *it, *r = cJSON_GetObjectItemCaseSensitive(o, "returned");
+    cJSON_ArrayForEach(it, r) if (cJSON_IsString(it) && !strcmp(it->valuestring, kind)) return 1;
+    return 0;
+}
+
+static void print_table(const DefenseOps *ops, const LoadedRun *lr, const cJSON *sum) {
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(sum, "attack");
+    printf("\n== %s on %s (%s; %d training samples, %d defender) ==\n", ops->name, lr->dir,
+           cJSON_IsString(att) ? att->valuestring : "?", lr->poisoned.n, lr->defender.n);
+    if (ops->level != DEF_ANY) {
+        print_section(ops->level, sum);
+        return;
+    }
+    // an external defence: one section per kind of result it returned
+    static const struct { const char *kind; DefenseLevel level; } kinds[] = {
+        {"samples", DEF_SAMPLES}, {"inputs", DEF_INPUTS}, {"model", DEF_MODEL}, {"mitigation", DEF_MITIGATION}};
+    for (size_t k = 0; k < BL_ARRAY_LEN(kinds); k++)
+        if (returned(sum, kinds[k].kind)) print_section(kinds[k].level, sum);
+    if (returned(sum, "score")) {
+        const cJSON *cm = cJSON_GetObjectItemCaseSensitive(sum, "clean_model");
+        printf("model score (probability backdoored): backdoored %.3f", jnum(sum, "model_score"));
+        if (cJSON_IsObject(cm)) printf(", clean (ctl) %.3f", jnum(cm, "model_score"));
+        printf("\n");
+    }
 }
 
 // metrics.json gets the summary under "defenses" (read, update, write atomically).
@@ -256,6 +285,7 @@ int cmd_detect(int argc, char **argv) {
     for (int i = 0; i < defense_count() && !st; i++) {
         const DefenseOps *ops = all ? defense_at(i) : one;
         if (!all && i > 0) break;
+        if (all && ops->level == DEF_ANY) continue; // `all`: the built-in ones (an external needs its command)
         if (all && !(ops->kinds & DS_KIND_BIT(lr->data.test.kind))) { // `all`: the ones that fit this data
             if (!quiet)
                 printf("%s: skipped (does not support %s)\n", ops->name, ds_kind_name(lr->data.test.kind));

@@ -23,6 +23,8 @@ typedef enum {
     DEF_MODEL,      // judges the model: per-label anomaly (neural-cleanse)
     DEF_INPUTS,     // screens test-time inputs (STRIP, confidence)
     DEF_MITIGATION, // returns a repaired model (filter-retrain, fine-tune, fine-prune, nc-unlearn)
+    DEF_ANY,        // decides when it runs: any of the above plus a model score (external commands); the evaluator
+                    // scores whatever came back
 } DefenseLevel;
 
 // What values a parameter takes. Defences read integer parameters with an (int) cast, so a fraction given to one
@@ -30,6 +32,7 @@ typedef enum {
 typedef enum {
     DEF_REAL = 0, // any number in the range
     DEF_INT,      // whole numbers only: counts, sizes, 0/1 switches, numbered choices
+    DEF_TEXT,     // a string (a command line); def/min/max unused; read with defense_param_text
 } DefenseParamType;
 
 // A defence's parameter: name, type, default, allowed range. Values come from a [defense.<name>] config section
@@ -49,6 +52,8 @@ typedef struct {
 typedef struct {
     int n;                           // number of parameters
     double value[DEFENSE_MAX_PARAMS]; // value of each, defaults filled in
+    const char *text[DEFENSE_MAX_PARAMS]; // DEF_TEXT values: views into the settings strings (keep them alive
+                                          // while the params are used); "" when not set
 } DefenseParams;
 
 // Everything a defence may look at.
@@ -84,6 +89,9 @@ typedef struct {
     double thresholds[8];  // threshold for defense_frr_targets[i]: flag when score > threshold
     // DEF_MITIGATION: the repaired model (owned; model_free + free by defense_result_free).
     Model *repaired;
+    // DEF_ANY: a model-level verdict, the probability that the model is backdoored (TrojAI's score).
+    int has_model_score;
+    double model_score;
     // Anything defence-specific for summary.json (a cJSON object, owned), may be NULL.
     void *extra_json;
     // What the defence skipped or could not do (degenerate classes, NaNs...): shown to the user.
@@ -112,13 +120,15 @@ const char *defense_known_names(void);
 Status defense_params_resolve(const DefenseOps *ops, const char *const *settings, DefenseParams *out);
 // The value of a named parameter (must exist in ops->params).
 double defense_param(const DefenseOps *ops, const DefenseParams *p, const char *key);
+// The value of a named DEF_TEXT parameter ("" when not set).
+const char *defense_param_text(const DefenseOps *ops, const DefenseParams *p, const char *key);
 void defense_result_free(DefenseResult *r);
 
 // Added with the registry (issue 6): enumeration, names and notes.
 // Number of registered defences, and the i-th one (NULL when out of range), in registry order.
 int defense_count(void);
 const DefenseOps *defense_at(int i);
-// "samples", "model", "inputs" or "mitigation".
+// "samples", "model", "inputs", "mitigation" or "any".
 const char *defense_level_name(DefenseLevel level);
 // Append a printf-style note to r->notes ("; "-separated; silently truncated when full).
 void defense_note(DefenseResult *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -267,39 +267,43 @@ Status eval_make_inputs(const DefenseRunData *rd, EvalInputs *out) {
 static void eval_samples(const DefenseResult *r, const Dataset *train, const uint8_t *is_poison, cJSON *o,
                          Text *csv) {
     const int n = train->n;
-    long nan_scores = 0;
-    for (int i = 0; i < n; i++) nan_scores += isnan(r->sample_score[i]);
-    DetectionCounts c = eval_detection(r->sample_flag, is_poison, n);
-    long npois = c.tp + c.fn;
-    cJSON_AddNumberToObject(o, "tp", (double)c.tp);
-    cJSON_AddNumberToObject(o, "fp", (double)c.fp);
-    cJSON_AddNumberToObject(o, "tn", (double)c.tn);
-    cJSON_AddNumberToObject(o, "fn", (double)c.fn);
-    add_num(o, "tpr", npois ? c.tpr : NAN);
-    add_num(o, "fpr", c.fp + c.tn ? c.fpr : NAN);
-    add_num(o, "precision", c.tp + c.fp ? c.precision : NAN);
-    add_num(o, "f1", npois ? c.f1 : NAN);
+    const uint8_t *flag = r->sample_flag; // NULL: scores only (an external defence may return no flags)
+    long nan_scores = 0, npois = 0;
+    for (int i = 0; i < n; i++) nan_scores += isnan(r->sample_score[i]), npois += is_poison[i];
+    if (flag) {
+        DetectionCounts c = eval_detection(flag, is_poison, n);
+        cJSON_AddNumberToObject(o, "tp", (double)c.tp);
+        cJSON_AddNumberToObject(o, "fp", (double)c.fp);
+        cJSON_AddNumberToObject(o, "tn", (double)c.tn);
+        cJSON_AddNumberToObject(o, "fn", (double)c.fn);
+        add_num(o, "tpr", npois ? c.tpr : NAN);
+        add_num(o, "fpr", c.fp + c.tn ? c.fpr : NAN);
+        add_num(o, "precision", c.tp + c.fp ? c.precision : NAN);
+        add_num(o, "f1", npois ? c.f1 : NAN);
+        cJSON_AddNumberToObject(o, "flagged", (double)(c.tp + c.fp));
+        if (npois) {
+            cJSON *ci = cJSON_AddArrayToObject(o, "tpr_wilson95");
+            cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_lo));
+            cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_hi));
+        }
+        if (c.fp + c.tn) {
+            cJSON *ci = cJSON_AddArrayToObject(o, "fpr_wilson95");
+            cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_lo));
+            cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_hi));
+        }
+    } else {
+        cJSON_AddNullToObject(o, "flagged");
+    }
     add_num(o, "auroc", eval_auroc(r->sample_score, is_poison, n));
-    cJSON_AddNumberToObject(o, "flagged", (double)(c.tp + c.fp));
     cJSON_AddNumberToObject(o, "poisoned", (double)npois);
     cJSON_AddNumberToObject(o, "samples", n);
-    if (npois) {
-        cJSON *ci = cJSON_AddArrayToObject(o, "tpr_wilson95");
-        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_lo));
-        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.tpr_hi));
-    }
-    if (c.fp + c.tn) {
-        cJSON *ci = cJSON_AddArrayToObject(o, "fpr_wilson95");
-        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_lo));
-        cJSON_AddItemToArray(ci, cJSON_CreateNumber(c.fpr_hi));
-    }
     if (nan_scores) cJSON_AddNumberToObject(o, "nan_scores", (double)nan_scores);
     // per label as the defender sees it (the poisoned label)
     int K = BL_MAX(1, BL_MIN(train->num_classes, 256));
     long cnt[256] = {0}, pois[256] = {0}, flg[256] = {0}, tp[256] = {0};
     for (int i = 0; i < n; i++) {
-        int y = train->labels[i] < K ? train->labels[i] : K - 1;
-        cnt[y]++, pois[y] += is_poison[i], flg[y] += r->sample_flag[i] != 0, tp[y] += is_poison[i] && r->sample_flag[i];
+        int y = train->labels[i] < K ? train->labels[i] : K - 1, f = flag && flag[i];
+        cnt[y]++, pois[y] += is_poison[i], flg[y] += f, tp[y] += is_poison[i] && f;
     }
     cJSON *pl = cJSON_AddArrayToObject(o, "per_label");
     float *ls = malloc((size_t)BL_MAX(n, 1) * sizeof(float));
@@ -309,8 +313,10 @@ static void eval_samples(const DefenseResult *r, const Dataset *train, const uin
         cJSON_AddNumberToObject(e, "label", k);
         cJSON_AddNumberToObject(e, "n", (double)cnt[k]);
         cJSON_AddNumberToObject(e, "poisoned", (double)pois[k]);
-        cJSON_AddNumberToObject(e, "flagged", (double)flg[k]);
-        cJSON_AddNumberToObject(e, "true_positives", (double)tp[k]);
+        if (flag) {
+            cJSON_AddNumberToObject(e, "flagged", (double)flg[k]);
+            cJSON_AddNumberToObject(e, "true_positives", (double)tp[k]);
+        }
         if (ls && ly && pois[k] && pois[k] < cnt[k]) { // the ranking inside the label (what per-label rules use)
             int m = 0;
             for (int i = 0; i < n; i++)
@@ -322,9 +328,11 @@ static void eval_samples(const DefenseResult *r, const Dataset *train, const uin
     free(ls);
     free(ly);
     text_printf(csv, "position,orig_index,label,score,flag,poisoned\n");
-    for (int i = 0; i < n; i++)
-        text_printf(csv, "%d,%d,%d,%.9g,%d,%d\n", i, train->orig_index[i], train->labels[i], r->sample_score[i],
-                    r->sample_flag[i] != 0, is_poison[i]);
+    for (int i = 0; i < n; i++) {
+        text_printf(csv, "%d,%d,%d,%.9g,", i, train->orig_index[i], train->labels[i], r->sample_score[i]);
+        if (flag) text_printf(csv, "%d", flag[i] != 0);
+        text_printf(csv, ",%d\n", is_poison[i]);
+    }
 }
 
 static void eval_inputs(const DefenseResult *r, const EvalInputs *in, cJSON *o, Text *csv) {
@@ -344,6 +352,11 @@ static void eval_inputs(const DefenseResult *r, const EvalInputs *in, cJSON *o, 
         }
         char key[32];
         frr_key(defense_frr_targets[f], key, sizeof key);
+        if (isnan(r->thresholds[f])) { // no calibration returned (external defences): no operating point
+            cJSON_AddNullToObject(far, key), cJSON_AddNullToObject(tpr, key), cJSON_AddNullToObject(frr, key);
+            cJSON_AddNullToObject(thr, key);
+            continue;
+        }
         add_num(far, key, in->n_trig ? (double)acc_trig / in->n_trig : NAN);
         add_num(tpr, key, in->n_trig ? 1 - (double)acc_trig / in->n_trig : NAN);
         add_num(frr, key, in->n_clean ? (double)rej_clean / in->n_clean : NAN);
@@ -491,9 +504,9 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
                        const char *own_dir, const char *csv_name, cJSON *o, SideKeep *keep) {
     const DefenseRunData *rd = sd->rd;
     Metrics before;
-    int have_before = 0;
+    int have_before = 0, any = sd->ops->level == DEF_ANY;
     Status st = BL_OK;
-    if (sd->ops->level == DEF_MITIGATION) { // measured before the defence touches anything
+    if (sd->ops->level == DEF_MITIGATION || any) { // measured before the defence touches anything
         if ((st = model_metrics(m, rd, &before))) return st;
         have_before = 1;
     }
@@ -505,7 +518,7 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
     }
     memcpy(saved, m->params, m->nparams * sizeof(float));
     DefenseContext ctx = {.model = m, .train = train, .clean = rd->defender,
-                          .inputs = sd->ops->level == DEF_INPUTS ? &sd->inputs->set : NULL,
+                          .inputs = sd->ops->level == DEF_INPUTS || any ? &sd->inputs->set : NULL,
                           .train_opts = rd->train_opts, .model_desc = rd->model_desc, .seed = rd->seed,
                           .params = sd->params, .out_dir = own_dir, .progress = rd->progress};
     DefenseResult res;
@@ -530,16 +543,41 @@ static Status run_side(const Side *sd, Model *m, const Dataset *train, const uin
     if (sd->ops->level == DEF_MODEL &&
         (res.num_labels < 1 || res.num_labels > 256 || res.nflagged < 0 || res.nflagged > 256))
         missing = "per-label statistics";
+    if (any && !res.sample_score && !res.input_score && !res.num_labels && !res.repaired && !res.has_model_score)
+        missing = "result of any kind";
     if (missing) {
         st = bl_fail(BL_ERR_RUN, "defence '%s' returned no %s (a bug in the defence)", sd->ops->name, missing);
         goto done;
     }
     cJSON_AddNumberToObject(o, "seconds", secs);
-    Text csv = {0};
-    if (res.sample_score && res.sample_flag) eval_samples(&res, train, is_poison, o, &csv);
-    if (sd->ops->level == DEF_INPUTS) eval_inputs(&res, sd->inputs, o, &csv);
-    if (sd->ops->level == DEF_MODEL) eval_model_level(&res, rd, o, &csv);
-    if (sd->ops->level == DEF_MITIGATION) { // its own small table; scores.csv holds sample flags if any
+    Text csv = {0}, icsv = {0}, mcsv = {0};
+    int mitigation = sd->ops->level == DEF_MITIGATION || (any && res.repaired);
+    if (any) { // say what came back, so a reader (and the table) knows which figures to look for
+        cJSON *ret = cJSON_AddArrayToObject(o, "returned");
+        if (res.sample_score) cJSON_AddItemToArray(ret, cJSON_CreateString("samples"));
+        if (res.input_score) cJSON_AddItemToArray(ret, cJSON_CreateString("inputs"));
+        if (res.num_labels) cJSON_AddItemToArray(ret, cJSON_CreateString("model"));
+        if (res.has_model_score) cJSON_AddItemToArray(ret, cJSON_CreateString("score"));
+        if (res.repaired) cJSON_AddItemToArray(ret, cJSON_CreateString("mitigation"));
+        if (res.has_model_score) cJSON_AddNumberToObject(o, "model_score", res.model_score);
+    }
+    if (res.sample_score && (res.sample_flag || any)) eval_samples(&res, train, is_poison, o, &csv);
+    if (sd->ops->level == DEF_INPUTS || (any && res.input_score)) eval_inputs(&res, sd->inputs, o, any ? &icsv : &csv);
+    if (sd->ops->level == DEF_MODEL || (any && res.num_labels)) eval_model_level(&res, rd, o, any ? &mcsv : &csv);
+    if (any) { // one CSV per kind of result: scores.csv (samples), inputs.csv, labels.csv
+        char name[64];
+        snprintf(name, sizeof name, "inputs%s.csv", backdoored ? "" : "-clean");
+        if (!st && (icsv.len || icsv.oom)) st = text_write(&icsv, sd->out_dir, name);
+        snprintf(name, sizeof name, "labels%s.csv", backdoored ? "" : "-clean");
+        if (!st && (mcsv.len || mcsv.oom)) st = text_write(&mcsv, sd->out_dir, name);
+        free(icsv.s);
+        free(mcsv.s);
+        if (st) {
+            free(csv.s);
+            goto done;
+        }
+    }
+    if (mitigation) { // its own small table; scores.csv holds sample flags if any
         Text ba = {0};
         eval_mitigation(&res, rd, &before, o, &ba);
         char name[64];
@@ -1002,6 +1040,7 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     snprintf(clean_dir, sizeof clean_dir, "%s/clean", out_dir);
     if (rd->clean && (st = ensure_dir(clean_dir))) return st;
 
+    int ran = 0; // set once the defence itself runs
     uint8_t *is_poison = calloc((size_t)BL_MAX(1, rd->train->n), 1);
     uint8_t *no_poison = calloc((size_t)BL_MAX(1, rd->train_clean ? rd->train_clean->n : 1), 1);
     EvalInputs inputs;
@@ -1014,16 +1053,19 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     }
     int npois = 0;
     if (rd->poison_csv && (st = eval_read_poison_csv(rd->poison_csv, rd->train, is_poison, &npois))) goto done;
-    if (ops->level == DEF_INPUTS && (st = eval_make_inputs(rd, &inputs))) goto done;
+    if ((ops->level == DEF_INPUTS || ops->level == DEF_ANY) && (st = eval_make_inputs(rd, &inputs))) goto done;
 
     char desc[320];
     cJSON_AddStringToObject(sum, "defense", ops->name);
     cJSON_AddStringToObject(sum, "level", defense_level_name(ops->level));
     cJSON_AddStringToObject(sum, "attack", attack_desc(rd->attack, npois, desc, sizeof desc));
     cJSON *pj = cJSON_AddObjectToObject(sum, "params");
-    for (int i = 0; i < ops->nparams; i++) cJSON_AddNumberToObject(pj, ops->params[i].key, params.value[i]);
+    for (int i = 0; i < ops->nparams; i++)
+        if (ops->params[i].type == DEF_TEXT) cJSON_AddStringToObject(pj, ops->params[i].key, params.text[i]);
+        else cJSON_AddNumberToObject(pj, ops->params[i].key, params.value[i]);
     if (rd->backdoor_sha256) cJSON_AddStringToObject(sum, "model_sha256", rd->backdoor_sha256);
     Side sd = {ops, &params, rd, &inputs, out_dir};
+    ran = 1; // from here a failure is the defence's: recorded in summary.json
     if ((st = run_side(&sd, rd->backdoor, rd->train, is_poison, 1, out_dir, "scores.csv", sum, &keep_bd))) goto done;
     if (rd->clean) {
         cJSON *cm = cJSON_AddObjectToObject(sum, "clean_model");
@@ -1037,10 +1079,10 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
     }
     // Evaluation plots (optional extras: a missing gnuplot or a failed write leaves a note, never an error).
     char plot_note[1024] = "";
-    if (ops->level == DEF_INPUTS && keep_bd.input_score)
+    if ((ops->level == DEF_INPUTS || ops->level == DEF_ANY) && keep_bd.input_score)
         plot_input_hist(out_dir, ops, &inputs, &keep_bd, keep_cl.input_score ? &keep_cl : NULL, plot_note,
                         sizeof plot_note);
-    if (ops->level == DEF_MODEL && keep_bd.label_stat)
+    if ((ops->level == DEF_MODEL || ops->level == DEF_ANY) && keep_bd.label_stat)
         plot_label_stats(out_dir, ops, &params, rd, &keep_bd, keep_cl.label_stat ? &keep_cl : NULL, plot_note,
                          sizeof plot_note);
     if (ops->level == DEF_MITIGATION) {
@@ -1059,6 +1101,17 @@ Status defense_run_and_evaluate(const char *name, const char *const *settings, c
         cJSON_AddItemToObject(metrics_defenses, ops->name, cJSON_Duplicate(sum, 1));
     }
 done:
+    if (st && ran) { // a failed defence leaves a summary saying why, never a stale one from an earlier run
+        char why[2048], path[4400];
+        snprintf(why, sizeof why, "%s", bl_errmsg());
+        cJSON_AddStringToObject(sum, "failed", why);
+        snprintf(path, sizeof path, "%s/summary.json", out_dir);
+        if (!json_write_atomic(path, sum) && metrics_defenses) {
+            cJSON_DeleteItemFromObject(metrics_defenses, ops->name);
+            cJSON_AddItemToObject(metrics_defenses, ops->name, cJSON_Duplicate(sum, 1));
+        }
+        st = bl_fail(st, "%s", why); // the defence's message, not the summary write's
+    }
     free(is_poison);
     free(no_poison);
     eval_inputs_free(&inputs);

@@ -29,7 +29,7 @@ Status defense_params_resolve(const DefenseOps *ops, const char *const *settings
         return bl_fail(BL_ERR_USAGE, "defence '%s' declares %d parameters (at most %d)", ops->name, ops->nparams,
                        DEFENSE_MAX_PARAMS);
     out->n = ops->nparams;
-    for (int i = 0; i < ops->nparams; i++) out->value[i] = ops->params[i].def;
+    for (int i = 0; i < ops->nparams; i++) out->value[i] = ops->params[i].def, out->text[i] = "";
     char keys[512];
     for (int s = 0; settings && settings[s]; s++) {
         const char *kv = settings[s], *eq = strchr(kv, '=');
@@ -45,6 +45,11 @@ Status defense_params_resolve(const DefenseOps *ops, const char *const *settings
         }
         const char *val = eq + 1;
         while (*val == ' ' || *val == '\t') val++;
+        if (ops->params[i].type == DEF_TEXT) {
+            if (!*val) return bl_fail(BL_ERR_USAGE, "defence '%s': parameter %s is empty", ops->name, ops->params[i].key);
+            out->text[i] = val;
+            continue;
+        }
         char *end;
         double v = strtod(val, &end);
         while (*end == ' ' || *end == '\t') end++;
@@ -63,6 +68,11 @@ Status defense_params_resolve(const DefenseOps *ops, const char *const *settings
     return BL_OK;
 }
 
+const char *defense_param_text(const DefenseOps *ops, const DefenseParams *p, const char *key) {
+    int i = find_key(ops, key, strlen(key));
+    return i < 0 || i >= p->n || !p->text[i] ? "" : p->text[i];
+}
+
 double defense_param(const DefenseOps *ops, const DefenseParams *p, const char *key) {
     int i = find_key(ops, key, strlen(key));
     // a defence asking for a key it did not declare is a programming error; NaN makes it loud
@@ -76,6 +86,9 @@ void defense_params_describe(const DefenseOps *ops, char *buf, size_t n) {
         const DefenseParamSpec *p = &ops->params[i];
         char range[64];
         snprintf(range, sizeof range, "[%g, %g]%s", p->min, p->max, p->type == DEF_INT ? " (integer)" : "");
-        len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8g %-24s %s\n", p->key, p->def, range, p->help);
+        if (p->type == DEF_TEXT)
+            len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8s %-24s %s\n", p->key, "-", "(text)", p->help);
+        else
+            len += (size_t)snprintf(buf + len, n - len, "  %-18s %-8g %-24s %s\n", p->key, p->def, range, p->help);
     }
 }

@@ -24,7 +24,8 @@
     X(filter_retrain_defense)  \
     X(fine_tune_defense)       \
     X(fine_prune_defense)      \
-    X(nc_unlearn_defense)
+    X(nc_unlearn_defense)      \
+    X(external_defense)
 
 #define DEFENSE_DECLARE(v) extern const DefenseOps v;
 DEFENSE_LIST(DEFENSE_DECLARE)
@@ -59,6 +60,7 @@ const char *defense_level_name(DefenseLevel level) {
     case DEF_MODEL: return "model";
     case DEF_INPUTS: return "inputs";
     case DEF_MITIGATION: return "mitigation";
+    case DEF_ANY: return "any";
     }
     return "?";
 }

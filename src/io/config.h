@@ -115,7 +115,7 @@ typedef struct {
     int line;                                 // line of the section header
     int nkeys;                                // number of key = value lines
     char key[CONFIG_MAX_DEFENSE_KEYS][32];    // parameter names
-    char value[CONFIG_MAX_DEFENSE_KEYS][64];  // their values as written
+    char value[CONFIG_MAX_DEFENSE_KEYS][256]; // their values as written (external: a command line)
     int key_line[CONFIG_MAX_DEFENSE_KEYS];    // line of each
 } CfgDefense;
 

@@ -46,7 +46,7 @@ Status run_defenses_check(const ExperimentConfig *cfg, const char *config_path) 
 }
 
 char *run_defenses_resolved(const ExperimentConfig *cfg) {
-    size_t cap = 64 + (size_t)cfg->ndefenses * DEFENSE_MAX_PARAMS * 96;
+    size_t cap = 64 + (size_t)cfg->ndefenses * DEFENSE_MAX_PARAMS * (96 + RUN_DEFENSE_SETTING_MAX);
     char *out = malloc(cap);
     if (!out) return NULL;
     size_t len = 0;
@@ -60,7 +60,10 @@ char *run_defenses_resolved(const ExperimentConfig *cfg) {
         if (!ops || defense_params_resolve(ops, s.ptr, &p)) continue; // checked before: cannot happen
         len += (size_t)snprintf(out + len, cap - len, "\n[defense.%s]\n", d->name);
         for (int k = 0; k < ops->nparams && len < cap; k++)
-            len += (size_t)snprintf(out + len, cap - len, "%s = %.17g\n", ops->params[k].key, p.value[k]);
+            if (ops->params[k].type == DEF_TEXT)
+                len += (size_t)snprintf(out + len, cap - len, "%s = %s\n", ops->params[k].key, p.text[k]);
+            else
+                len += (size_t)snprintf(out + len, cap - len, "%s = %.17g\n", ops->params[k].key, p.value[k]);
     }
     return out;
 }

@@ -6,7 +6,7 @@
 #include "defense/defense.h"
 #include "io/config.h"
 
-#define RUN_DEFENSE_SETTING_MAX 100
+#define RUN_DEFENSE_SETTING_MAX 300
 
 // "key=value" strings of one section, NULL-terminated, for defense_params_resolve / defense_run_and_evaluate.
 typedef struct {
