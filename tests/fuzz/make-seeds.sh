@@ -12,7 +12,7 @@ BIN=${BIN:-$ROOT/backdoorlab}
 C=$ROOT/tests/fuzz/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for n in config paper idx png modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab; do
+for n in config paper idx png pngdir modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab; do
     rm -rf "${C:?}/$n"
     mkdir -p "$C/$n"
 done
@@ -61,6 +61,9 @@ done
 cp "$T/png/train/$(ls "$T/png/train" | head -1)/"*.png "$C/png/" 2>/dev/null || true
 ls "$C/png" | tail -n +3 | while read -r f; do rm "$C/png/$f"; done # two samples are enough
 cp "$T/png/trigger.png" "$C/png/trigger.png"
+# pngdir: the PNG tree's train and test splits packed as one input ("%%FILE:path\n" + bytes, see fuzz_pngdir.c)
+(cd "$T/png" && for f in $(find train test -name '*.png' | sort); do printf '%%%%FILE:%s\n' "$f"; cat "$f"; done) \
+    > "$C/pngdir/poison-tree"
 # colour, palette, alpha and interlaced variants of a sample, for the decoder's other paths (python zlib; the
 # project itself writes 8-bit gray and RGB only)
 python3 - "$C/png" <<'PY'
