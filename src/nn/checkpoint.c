@@ -65,7 +65,17 @@ Status model_load_trusted(const char *path, const char *trusted_key, Shape input
         }
         model_free(&want);
     }
-    st = model_build(m, f.desc, input, num_classes, max_batch);
+    // The description sizes every allocation below: a few hundred bytes naming "dense 1048576" would otherwise
+    // cost gigabytes before the tensors are compared. Its parameters must be exactly the ones the file holds
+    // (payload_count was checked against the file's length), so a hostile description cannot ask for more.
+    size_t nparams = 0;
+    st = model_count_params(f.desc, input, num_classes, &nparams);
+    if (!st && nparams != f.payload_count) {
+        st = bl_fail(BL_ERR_DATA, "%s: its network '%s' has %zu parameters but the file holds %zu values", path,
+                     f.desc, nparams, f.payload_count);
+        goto done;
+    }
+    if (!st) st = model_build(m, f.desc, input, num_classes, max_batch);
     if (st) {
         st = bl_fail_ctx(BL_ERR_DATA, "%s: its network does not fit %dx%dx%d inputs with %d classes", path,
                          input.c, input.h, input.w, num_classes);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/loss.h"
@@ -110,6 +111,19 @@ static Status parse_and_plan(Model *m, const char *desc) {
         m->layers[i].ops->describe(&m->layers[i], m->desc, sizeof m->desc);
     }
     return BL_OK;
+}
+
+Status model_count_params(const char *desc, Shape input, int num_classes, size_t *nparams) {
+    Model *m = calloc(1, sizeof *m); // large (64 layers): not on the stack
+    if (!m) return bl_fail(BL_ERR_RUN, "out of memory");
+    m->input = input;
+    m->num_classes = num_classes;
+    m->max_batch = 1;
+    Status st = parse_and_plan(m, model_expand_preset(desc));
+    *nparams = 0;
+    for (int i = 0; !st && i < m->nlayers; i++) *nparams += m->layers[i].nweight + m->layers[i].nbias;
+    free(m);
+    return st;
 }
 
 Status model_build(Model *m, const char *desc, Shape input, int num_classes, int max_batch) {

@@ -40,6 +40,9 @@ const char *model_expand_preset(const char *desc);
 // Parse and plan. num_classes > 0 requires the last layer to output exactly that many values (1x1);
 // num_classes == 0 accepts any output (tests of single layers). Errors (BL_ERR_USAGE) say which item and why.
 Status model_build(Model *m, const char *desc, Shape input, int num_classes, int max_batch);
+// The parameter count model_build would allocate for desc, without allocating it (parse and plan only). Lets a
+// model file's loader refuse a description whose network the file's weights cannot fill before building it.
+Status model_count_params(const char *desc, Shape input, int num_classes, size_t *nparams);
 void model_free(Model *m);
 // Parameter init: PyTorch's default (see layer_init_uniform_fan_in), from rng_stream(seed, "init").
 void model_init_params(Model *m, uint64_t seed);
