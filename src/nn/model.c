@@ -98,6 +98,11 @@ static Status parse_and_plan(Model *m, const char *desc) {
                                          "input statistics)", item_no, o, ops->name);
         shape = l->out;
         m->nlayers++;
+        size_t nparams = 0;
+        for (int i = 0; i < m->nlayers; i++) nparams += m->layers[i].nweight + m->layers[i].nbias;
+        if (nparams > MODEL_MAX_PARAMS)
+            return bl_fail(BL_ERR_USAGE, "network item %d '%s': the network reaches %zu parameters, above the limit "
+                                         "of %zu (MODEL_MAX_PARAMS)", item_no, o, nparams, MODEL_MAX_PARAMS);
     }
     if (m->num_classes > 0 && (shape.h != 1 || shape.w != 1 || shape.c != m->num_classes))
         return bl_fail(BL_ERR_USAGE,
@@ -146,6 +151,12 @@ Status model_build(Model *m, const char *desc, Shape input, int num_classes, int
     floats += (size_t)max_batch * m->num_classes;
     size_t ints = 0;
     for (int i = 0; i < m->nlayers; i++) ints += m->layers[i].aux_ints + 16;
+    if (floats > MODEL_MAX_ARENA_BYTES / sizeof(float) ||
+        floats * sizeof(float) + ints * sizeof(int) > MODEL_MAX_ARENA_BYTES)
+        return bl_fail(BL_ERR_USAGE, "network '%s': activations for a batch of %d need %.1f GiB, above the limit of "
+                       "%zu GiB (MODEL_MAX_ARENA_BYTES); use a smaller batch or network", m->desc, max_batch,
+                       ((double)floats * sizeof(float) + (double)ints * sizeof(int)) / (1 << 30),
+                       MODEL_MAX_ARENA_BYTES >> 30);
 
     m->params = bl_alloc((m->nparams + 1) * sizeof(float));
     m->grads = bl_alloc((m->nparams + 1) * sizeof(float));

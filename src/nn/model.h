@@ -13,6 +13,11 @@
 
 #define MODEL_MAX_LAYERS 64
 #define MODEL_DESC_MAX 4096
+// Caps checked before anything is allocated, so a description (from a config or a model file) cannot ask for
+// absurd memory: parameters (each is stored 3-4 times: weights, gradients, optimizer state) and the activation
+// arena planned for max_batch samples. The presets need under 2% of either at batch 4096.
+#define MODEL_MAX_PARAMS ((size_t)1 << 27)           // 134M parameters, 512 MiB per float32 copy
+#define MODEL_MAX_ARENA_BYTES ((size_t)4 << 30)      // 4 GiB of activations, gradients and scratch
 
 typedef struct {
     char desc[MODEL_DESC_MAX]; // canonical network description (presets expanded)
