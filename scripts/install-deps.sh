@@ -8,6 +8,7 @@ PKGS="gcc make git pkg-config libpng-dev zlib1g-dev libinih-dev libcjson-dev lib
 PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" # NEON kernel check (scripts/test-neon.sh)
 PKGS="$PKGS python3-jsonschema libxml2-utils" # scan report validation (scripts/validate-scan-reports.sh)
 PKGS="$PKGS clang libfuzzer-14-dev" # loader fuzzing: make fuzz, and the replay in make test (tests/fuzz/)
+PKGS="$PKGS python3-numpy python3-torch" # export checks and the Python reference defences (tests/test_external.c)
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -19,6 +19,7 @@
 
 static void detect_usage(void) {
     printf("usage: backdoorlab detect --defense NAME|all --run results/<exp> [--set key=value ...]\n"
+           "       backdoorlab detect --defense NAME --runs DIR1 DIR2 ... [--out DIR] [--set key=value ...]\n"
            "                          [--as LABEL] [--inputs N] [--no-control] [--trusted-key KEY.pub] [--threads N]\n"
            "                          [--quiet]\n\n"
            "Runs a defence on a finished attack run: on the backdoored model, and on the clean model as the\n"
@@ -32,6 +33,15 @@ static void detect_usage(void) {
            "  --inputs N       input-level detectors screen N clean + N triggered test inputs (default 2000;\n"
            "                   0 = the whole test set)\n"
            "  --no-control     skip the clean-model control run\n"
+           "  --runs DIR...    a set of models (TrojAI-style): the defence on every run's backdoored model and its\n"
+           "                   clean control, then ROC-AUC, cross-entropy and Brier score of the model scores\n"
+           "                   (score.txt of an external defence) over the set, in --out DIR/summary.json\n"
+           "                   (default results/model-sets/<name>)\n"
+           "external defences (--defense external --set cmd=\"python3 /abs/path/mydef.py\" [--set timeout=S]): the\n"
+           "  command runs in a scratch folder as `CMD --in IN --out OUT --scratch DIR`; IN holds model.safetensors,\n"
+           "  train_{x,y}.npy, clean_{x,y}.npy, inputs_x.npy and task.json; OUT may receive score.txt,\n"
+           "  sample_scores.npy (+ sample_flags.npy), input_scores.npy (+ clean_input_scores.npy),\n"
+           "  flagged_labels.json, model.safetensors. README: \"Write your own defence\".\n"
            "  --trusted-key K  refuse the run unless both models are signed by K (KEY.pub); default: the run\n"
            "                   config's [model] trusted_key, if any\n"
            "  --threads N      OpenMP threads\n"
@@ -203,9 +213,133 @@ static Status update_metrics_json(const char *dir, const char *name, const cJSON
     return st;
 }
 
+// Options shared by every run a detect call covers.
+typedef struct {
+    const DefenseOps *one; // NULL = all
+    const char *label, *trusted_key;
+    const char *const *settings;
+    int threads, inputs, control, quiet;
+} DetectOpts;
+
+// Run the defence(s) on one finished run. *model_sum (may be NULL) receives a copy of the (single) defence's summary.
+static Status detect_run(const char *run, const DetectOpts *o, cJSON **model_sum) {
+    int all = o->one == NULL;
+    LoadedRun *lr = calloc(1, sizeof *lr);
+    if (!lr) return bl_fail(BL_ERR_RUN, "out of memory");
+    Status st = experiment_load_run(run, o->threads, o->trusted_key, lr);
+    if (st) {
+        free(lr);
+        return st;
+    }
+    DefenseRunData rd;
+    experiment_defense_data(lr, &rd);
+    rd.max_inputs = o->inputs;
+    rd.progress = isatty(2);
+    if (!o->control) rd.clean = NULL;
+    for (int i = 0; i < defense_count() && !st; i++) {
+        const DefenseOps *ops = all ? defense_at(i) : o->one;
+        if (!all && i > 0) break;
+        if (all && ops->level == DEF_ANY) continue; // `all`: the built-in ones (an external needs its command)
+        if (all && !(ops->kinds & DS_KIND_BIT(lr->data.test.kind))) { // `all`: the ones that fit this data
+            if (!o->quiet)
+                printf("%s: skipped (does not support %s)\n", ops->name, ds_kind_name(lr->data.test.kind));
+            continue;
+        }
+        char out_dir[4400];
+        const char *as = o->label ? o->label : ops->name;
+        snprintf(out_dir, sizeof out_dir, "%s/defense/%s", lr->dir, as);
+        cJSON *sum = NULL;
+        st = defense_run_and_evaluate(ops->name, all ? NULL : o->settings, &rd, out_dir, NULL, &sum);
+        if (!st) st = update_metrics_json(lr->dir, as, sum);
+        if (!st && !o->quiet) {
+            print_table(ops, lr, sum);
+            printf("results in %s/\n", out_dir);
+        }
+        if (!st && model_sum) *model_sum = cJSON_Duplicate(sum, 1);
+        cJSON_Delete(sum);
+    }
+    experiment_loaded_free(lr);
+    free(lr);
+    return st;
+}
+
+// The score a model-level verdict gives a model: the external command's probability, else NaN (with
+// anomaly = the largest anomaly index, which ranks models but is no probability).
+static double model_prob(const cJSON *o, double *anomaly) {
+    *anomaly = jnum(o, "max_anomaly_index");
+    return jnum(o, "model_score");
+}
+
+// --runs: every run's backdoored model (label 1) and clean control (label 0) as one set of models, scored as
+// TrojAI scores a detector: ROC-AUC, cross-entropy and Brier score of the probabilities (clipped to [1e-12,
+// 1 - 1e-12] for the cross-entropy, as TrojAI's evaluation does), written to out_dir/summary.json.
+static Status model_set_summary(char **runs, int nruns, cJSON **sums, const char *name, const char *out_dir,
+                                int quiet) {
+    int n = 0, nprob = 0;
+    float score[2 * 256], anom[2 * 256];
+    uint8_t y[2 * 256];
+    double ce = 0, brier = 0;
+    cJSON *j = cJSON_CreateObject(), *models = cJSON_AddArrayToObject(j, "models");
+    cJSON_AddStringToObject(j, "defense", name);
+    for (int r = 0; r < nruns; r++) {
+        const cJSON *side[2] = {sums[r], cJSON_GetObjectItemCaseSensitive(sums[r], "clean_model")};
+        for (int k = 0; k < 2; k++) {
+            if (!cJSON_IsObject(side[k])) continue;
+            double a, p = model_prob(side[k], &a);
+            y[n] = (uint8_t)(k == 0);
+            score[n] = (float)p, anom[n] = (float)a;
+            if (isfinite(p)) {
+                double q = fmin(fmax(p, 1e-12), 1 - 1e-12);
+                ce -= y[n] ? log(q) : log(1 - q);
+                brier += (p - y[n]) * (p - y[n]);
+                nprob++;
+            }
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "run", runs[r]);
+            cJSON_AddStringToObject(m, "model", k == 0 ? "backdoored" : "clean");
+            if (isfinite(p)) cJSON_AddNumberToObject(m, "score", p);
+            if (isfinite(a)) cJSON_AddNumberToObject(m, "max_anomaly_index", a);
+            cJSON_AddItemToArray(models, m);
+            n++;
+        }
+    }
+    cJSON_AddNumberToObject(j, "models_backdoored", nruns);
+    cJSON_AddNumberToObject(j, "models_clean", n - nruns);
+    if (nprob == n && n > 0) {
+        double auc = eval_auroc(score, y, n);
+        if (isfinite(auc)) cJSON_AddNumberToObject(j, "roc_auc", auc);
+        cJSON_AddNumberToObject(j, "cross_entropy", ce / n);
+        cJSON_AddNumberToObject(j, "brier", brier / n);
+    } else {
+        double auc = eval_auroc(anom, y, n);
+        if (isfinite(auc)) cJSON_AddNumberToObject(j, "roc_auc_anomaly_index", auc);
+        cJSON_AddStringToObject(j, "note", "not every model got a probability (score.txt): cross-entropy and Brier "
+                                           "need one; ROC-AUC from the largest anomaly index where there is one");
+    }
+    char path[4500];
+    snprintf(path, sizeof path, "%s/summary.json", out_dir);
+    Status st = ensure_dir(out_dir);
+    if (!st) st = json_write_atomic(path, j);
+    if (!st && !quiet) {
+        printf("\n== %s over %d models (%d backdoored, %d clean) ==\n", name, n, nruns, n - nruns);
+        const cJSON *v;
+        if ((v = cJSON_GetObjectItemCaseSensitive(j, "roc_auc")))
+            printf("ROC-AUC %.3f   cross-entropy %.4f   Brier %.4f\n", v->valuedouble, ce / n, brier / n);
+        else if ((v = cJSON_GetObjectItemCaseSensitive(j, "roc_auc_anomaly_index")))
+            printf("ROC-AUC (anomaly index) %.3f\n", v->valuedouble);
+        else
+            printf("no ROC-AUC (a set needs both clean and backdoored models with scores)\n");
+        printf("results in %s\n", path);
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
 int cmd_detect(int argc, char **argv) {
     const char *name = NULL, *run = NULL, *label = NULL, *trusted_key = NULL, *settings[DETECT_MAX_SETTINGS + 1];
-    int nset = 0, threads = 0, inputs = 2000, control = 1, quiet = 0;
+    const char *set_out = NULL;
+    char *runs[256];
+    int nset = 0, threads = 0, inputs = 2000, control = 1, quiet = 0, nruns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             detect_usage();
@@ -225,6 +359,16 @@ int cmd_detect(int argc, char **argv) {
             }
         } else if (!strcmp(argv[i], "--run") && i + 1 < argc) {
             run = argv[++i];
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
+                if (nruns == 256) {
+                    fprintf(stderr, "backdoorlab detect: more than 256 runs after --runs\n");
+                    return 2;
+                }
+                runs[nruns++] = argv[++i];
+            }
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            set_out = argv[++i];
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             if (nset == DETECT_MAX_SETTINGS) {
                 fprintf(stderr, "backdoorlab detect: more than %d --set options\n", DETECT_MAX_SETTINGS);
@@ -253,8 +397,9 @@ int cmd_detect(int argc, char **argv) {
         }
     }
     settings[nset] = NULL;
-    if (!name || !run) {
-        fprintf(stderr, "backdoorlab detect: needs --defense NAME and --run DIR (see --help)\n");
+    if (!name || !run == !nruns || (set_out && !nruns)) {
+        fprintf(stderr, "backdoorlab detect: needs --defense NAME and --run DIR, or --runs DIR... [--out DIR] (see "
+                        "--help)\n");
         return 2;
     }
     int all = !strcmp(name, "all");
@@ -270,40 +415,20 @@ int cmd_detect(int argc, char **argv) {
         Status st = defense_params_resolve(one, settings, &p);
         if (st) return cli_report(st);
     }
-    LoadedRun *lr = calloc(1, sizeof *lr);
-    if (!lr) return cli_report(bl_fail(BL_ERR_RUN, "out of memory"));
-    Status st = experiment_load_run(run, threads, trusted_key, lr);
-    if (st) {
-        free(lr);
-        return cli_report(st);
+    DetectOpts o = {one, label, trusted_key, settings, threads, inputs, control, quiet};
+    if (!nruns) return cli_report(detect_run(run, &o, NULL));
+    if (all || !control) {
+        fprintf(stderr, "backdoorlab detect: --runs scores one defence over every run's backdoored and clean model: "
+                        "name it (not `all`) and keep the control\n");
+        return 2;
     }
-    DefenseRunData rd;
-    experiment_defense_data(lr, &rd);
-    rd.max_inputs = inputs;
-    rd.progress = isatty(2);
-    if (!control) rd.clean = NULL;
-    for (int i = 0; i < defense_count() && !st; i++) {
-        const DefenseOps *ops = all ? defense_at(i) : one;
-        if (!all && i > 0) break;
-        if (all && ops->level == DEF_ANY) continue; // `all`: the built-in ones (an external needs its command)
-        if (all && !(ops->kinds & DS_KIND_BIT(lr->data.test.kind))) { // `all`: the ones that fit this data
-            if (!quiet)
-                printf("%s: skipped (does not support %s)\n", ops->name, ds_kind_name(lr->data.test.kind));
-            continue;
-        }
-        char out_dir[4400];
-        const char *as = label ? label : ops->name;
-        snprintf(out_dir, sizeof out_dir, "%s/defense/%s", lr->dir, as);
-        cJSON *sum = NULL;
-        st = defense_run_and_evaluate(ops->name, all ? NULL : settings, &rd, out_dir, NULL, &sum);
-        if (!st) st = update_metrics_json(lr->dir, as, sum);
-        if (!st && !quiet) {
-            print_table(ops, lr, sum);
-            printf("results in %s/\n", out_dir);
-        }
-        cJSON_Delete(sum);
-    }
-    experiment_loaded_free(lr);
-    free(lr);
+    cJSON *sums[256] = {0};
+    Status st = BL_OK;
+    for (int r = 0; r < nruns && !st; r++) st = detect_run(runs[r], &o, &sums[r]);
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s", set_out ? set_out : "");
+    if (!set_out) snprintf(dir, sizeof dir, "results/model-sets/%s", label ? label : one->name);
+    if (!st) st = model_set_summary(runs, nruns, sums, label ? label : one->name, dir, quiet);
+    for (int r = 0; r < nruns; r++) cJSON_Delete(sums[r]);
     return cli_report(st);
 }

@@ -60,9 +60,22 @@ static void cell(const cJSON *s, char *b, size_t n) {
         return;
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, "clean_model");
-    const char *lv = jstr(s, "level");
+    const char *lv = jstr(s, "level"), *failed = jstr(s, "failed");
     char x[32], y[32];
-    if (!strcmp(lv, "samples")) {
+    if (*failed) {
+        snprintf(b, n, "failed");
+        return;
+    }
+    if (!strcmp(lv, "any")) { // an external defence: the first kind of result it returned
+        static const char *kinds[] = {"samples", "inputs", "model", "mitigation", "score"};
+        const cJSON *ret = cJSON_GetObjectItemCaseSensitive(s, "returned"), *it;
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds && !strcmp(lv, "any"); k++)
+            cJSON_ArrayForEach(it, ret) if (cJSON_IsString(it) && !strcmp(it->valuestring, kinds[k])) lv = kinds[k];
+        if (!strcmp(lv, "model") && !cJSON_GetObjectItemCaseSensitive(s, "max_anomaly_index")) lv = "score";
+    }
+    if (!strcmp(lv, "score")) {
+        snprintf(b, n, "score %.3f (ctl %.3f)", jnum(s, "model_score"), jnum(c, "model_score"));
+    } else if (!strcmp(lv, "samples")) {
         fmt_pct(x, sizeof x, jnum(s, "tpr"));
         fmt_pct(y, sizeof y, jnum(c, "fpr"));
         snprintf(b, n, "AUROC %.3f, F1 %.3f, TPR %s, FPR %.1f%% (ctl FPR %s)", jnum(s, "auroc"), jnum(s, "f1"), x,
