@@ -215,8 +215,8 @@ def test_bad_files(tmp):
 # ---------------------------------------------------------------------------------------------------------------
 # the defences and export_check.py, end to end as the testbed runs them
 
-def make_in_dir(root, rng):
-    arch, shape, kind = ARCHS["small-cnn"]
+def make_in_dir(root, rng, model="small-cnn"):
+    arch, shape, kind = ARCHS[model]
     d = os.path.join(root, "in")
     os.makedirs(d)
     for sub in ("out", "scratch"):
@@ -305,6 +305,19 @@ def test_defences(tmp):
           r.stderr.strip())
 
 
+def test_records_defences(tmp):
+    """Both defences on a records model: feature-mixing overlays, standardize in the forward pass."""
+    root = os.path.join(tmp, "run-records")
+    make_in_dir(root, np.random.default_rng(5), "mlp-records")
+    out = os.path.join(root, "out")
+    r = run_defence("spectral.py", root)
+    ok = r.returncode == 0 and np.load(os.path.join(out, "sample_scores.npy")).shape == (90,)
+    check("records: spectral.py runs", ok, r.stderr.strip()[-300:])
+    r = run_defence("strip.py", root, "--n", "6", "--mix", "0.3")
+    ok = r.returncode == 0 and "feature-mixing (2 features)" in r.stdout and np.all(np.isfinite(np.load(os.path.join(out, "input_scores.npy"))))
+    check("records: strip.py runs (feature mixing, round(0.3*5) = 2 features)", ok, (r.stdout + r.stderr).strip()[-300:])
+
+
 def test_export_check(tmp):
     rng = np.random.default_rng(4)
     for name in ("reference-cnn", "mlp-records"):
@@ -333,6 +346,7 @@ def main():
         test_forward(tmp)
         test_bad_files(tmp)
         test_defences(tmp)
+        test_records_defences(tmp)
         test_export_check(tmp)
     print("%d failure(s)" % len(failures))
     sys.exit(1 if failures else 0)
