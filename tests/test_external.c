@@ -21,6 +21,7 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "nn/checkpoint.h"
+#include "run/defenses.h"
 #include "run/interop.h"
 #include "test_run_util.h"
 
@@ -228,7 +229,7 @@ static void test_export_model_roundtrip(void **state) {
 static void test_export_data_and_logits(void **state) {
     (void)state;
     NEED_RUN();
-    char args[1024], d[400], cmd[2048];
+    char args[2048], d[400], cmd[2048];
     snprintf(d, sizeof d, "%s/data", g_tmp);
     snprintf(args, sizeof args, "export --run %s --what data --out %s", g_run, d);
     assert_int_equal(cli(args), 0);
@@ -410,6 +411,33 @@ static void test_external_failures_are_recorded(void **state) {
     }
 }
 
+// [defense.NAME] with a cmd key is an external defence stored as NAME; without one, an unknown name is an error
+// naming the line; `external` itself needs its command before anything trains.
+static void test_config_sections(void **state) {
+    (void)state;
+    const char *base = "[experiment]\nname = c\n[data]\ndataset = fashion-mnist\n[model]\nlayers = reference-cnn\n"
+                       "[attack]\ntype = badnets\ntarget = 0\n";
+    char text[2048];
+    ExperimentConfig *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    snprintf(text, sizeof text, "%s[defense.mydef]\ncmd = python3 /opt/mydef.py --n 20\ntimeout = 60\n", base);
+    assert_int_equal(config_load_string(text, "c.ini", cfg), BL_OK);
+    assert_int_equal(run_defenses_check(cfg, "c.ini"), BL_OK);
+    assert_string_equal(run_defense_ops(&cfg->defenses[0])->name, "external");
+    char *res = run_defenses_resolved(cfg);
+    assert_non_null(strstr(res, "[defense.mydef]\ncmd = python3 /opt/mydef.py --n 20\ntimeout = 60\nkeep = 0\n"));
+    free(res);
+    snprintf(text, sizeof text, "%s[defense.mydef]\ntimeout = 60\n", base);
+    assert_int_equal(config_load_string(text, "c.ini", cfg), BL_OK);
+    assert_int_equal(run_defenses_check(cfg, "c.ini"), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "c.ini:10: [defense.mydef]: unknown defence"));
+    snprintf(text, sizeof text, "%s[defense.external]\ntimeout = 60\n", base);
+    assert_int_equal(config_load_string(text, "c.ini", cfg), BL_OK);
+    assert_int_equal(run_defenses_check(cfg, "c.ini"), BL_ERR_USAGE);
+    assert_non_null(strstr(bl_errmsg(), "needs cmd"));
+    free(cfg);
+}
+
 // ---------------------------------------------------------------------------------------------------- references
 
 // A number at path (e.g. "auroc") of defense/<as>/summary.json.
@@ -471,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_export_data_and_logits),
         cmocka_unit_test(test_external_sees_only_the_contract),
         cmocka_unit_test(test_external_failures_are_recorded),
+        cmocka_unit_test(test_config_sections),
         cmocka_unit_test(test_python_spectral_matches_c),
         cmocka_unit_test(test_python_strip_matches_c),
     };

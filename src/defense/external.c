@@ -133,8 +133,8 @@ static Status write_task(const DefenseContext *ctx, const char *path) {
     cJSON_AddStringToObject(r, "sample_flags.npy", "(n_train,) uint8/bool, optional: the samples you flag");
     cJSON_AddStringToObject(r, "input_scores.npy", "(n_inputs,) float, higher = more suspicious input");
     cJSON_AddStringToObject(r, "clean_input_scores.npy",
-                            "(n_clean,) float, optional: the same score on the clean split; the testbed picks each "
-                            "frr_target's threshold from it (without it: AUROC only)");
+                            "(n_clean,) float, optional: the same score on the clean split (NaN = not scored); the "
+                            "testbed picks each frr_target's threshold from it (without it: AUROC only)");
     cJSON_AddStringToObject(r, "flagged_labels.json", "{\"flagged\": [labels], \"anomaly_index\": [num_classes numbers]"
                                                       " (optional)}");
     cJSON_AddStringToObject(r, "model.safetensors", "a repaired model: the same tensors and shapes as in/");
@@ -143,16 +143,21 @@ static Status write_task(const DefenseContext *ctx, const char *path) {
     return st;
 }
 
-// Read a score vector of n finite values (NaN or inf is a failure: a silently wrong score is worse than none).
-static Status read_scores(const char *path, size_t n, float **out) {
+// Read a score vector of n finite values (NaN or inf is a failure: a silently wrong score is worse than none);
+// allow_nan: NaN marks a value not computed (clean scores of a calibration subset), at least one must be finite.
+static Status read_scores(const char *path, size_t n, int allow_nan, float **out) {
     double *v = NULL;
     Status st = npy_read_vector(path, n, &v);
     if (st) return st;
     float *f = malloc((n ? n : 1) * sizeof(float));
+    size_t finite = 0;
     for (size_t i = 0; f && i < n && !st; i++) {
-        if (!isfinite(v[i])) st = bl_fail(BL_ERR_DATA, "%s: value %zu is not finite (%g)", path, i, v[i]);
+        if (!isfinite(v[i]) && !(allow_nan && isnan(v[i])))
+            st = bl_fail(BL_ERR_DATA, "%s: value %zu is not finite (%g)", path, i, v[i]);
+        finite += isfinite(v[i]) != 0;
         f[i] = (float)v[i];
     }
+    if (f && !st && allow_nan && !finite && n) st = bl_fail(BL_ERR_DATA, "%s: no finite value", path);
     free(v);
     if (!f) return bl_fail(BL_ERR_RUN, "out of memory");
     if (st) free(f);
@@ -255,7 +260,7 @@ static Status read_outputs(const DefenseContext *ctx, const char *out, DefenseRe
         cJSON_AddItemToArray(returned, cJSON_CreateString("score.txt"));
     }
     if (exists(OUT_PATH("sample_scores.npy"))) {
-        if ((st = read_scores(p, (size_t)ctx->train->n, &r->sample_score))) goto bad;
+        if ((st = read_scores(p, (size_t)ctx->train->n, 0, &r->sample_score))) goto bad;
         found++;
         cJSON_AddItemToArray(returned, cJSON_CreateString("sample_scores.npy"));
         if (exists(OUT_PATH("sample_flags.npy"))) {
@@ -264,7 +269,7 @@ static Status read_outputs(const DefenseContext *ctx, const char *out, DefenseRe
         }
     }
     if (exists(OUT_PATH("input_scores.npy"))) {
-        if (!ctx->inputs || (st = read_scores(p, (size_t)ctx->inputs->n, &r->input_score))) {
+        if (!ctx->inputs || (st = read_scores(p, (size_t)ctx->inputs->n, 0, &r->input_score))) {
             if (!st) st = bl_fail(BL_ERR_DATA, "%s: there were no inputs to screen", p);
             goto bad;
         }
@@ -273,7 +278,7 @@ static Status read_outputs(const DefenseContext *ctx, const char *out, DefenseRe
         for (int f = 0; f < DEFENSE_NFRR; f++) r->thresholds[f] = NAN; // no calibration: AUROC only
         if (exists(OUT_PATH("clean_input_scores.npy"))) {
             float *cs = NULL;
-            if ((st = read_scores(p, (size_t)ctx->clean->n, &cs))) goto bad;
+            if ((st = read_scores(p, (size_t)ctx->clean->n, 1, &cs))) goto bad;
             for (int f = 0; f < DEFENSE_NFRR && ctx->clean->n > 0; f++)
                 r->thresholds[f] = feat_upper_threshold(cs, ctx->clean->n, defense_frr_targets[f]);
             free(cs);

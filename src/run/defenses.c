@@ -13,13 +13,25 @@ void run_defense_settings(const CfgDefense *d, DefenseSettings *out) {
     out->ptr[d->nkeys] = NULL;
 }
 
+const DefenseOps *run_defense_ops(const CfgDefense *d) {
+    const DefenseOps *ops = defense_find(d->name);
+    for (int i = 0; !ops && i < d->nkeys; i++)
+        if (!strcmp(d->key[i], "cmd")) ops = defense_find("external");
+    return ops;
+}
+
 Status run_defenses_check(const ExperimentConfig *cfg, const char *config_path) {
     for (int i = 0; i < cfg->ndefenses; i++) {
         const CfgDefense *d = &cfg->defenses[i];
-        const DefenseOps *ops = defense_find(d->name);
+        const DefenseOps *ops = run_defense_ops(d);
         if (!ops)
-            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: unknown defence (known: %s)", config_path, d->line,
-                           d->name, defense_known_names());
+            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: unknown defence (known: %s; or any name with a `cmd` "
+                           "key for an external one)", config_path, d->line, d->name, defense_known_names());
+        int has_cmd = 0;
+        for (int k = 0; k < d->nkeys; k++) has_cmd |= !strcmp(d->key[k], "cmd");
+        if (ops->level == DEF_ANY && !has_cmd) // before anything trains, not after
+            return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: an external defence needs cmd = <command>", config_path,
+                           d->line, d->name);
         if (!cfg->attack.enabled)
             return bl_fail(BL_ERR_USAGE, "%s:%d: [defense.%s]: defences need an [attack] section to defend against",
                            config_path, d->line, d->name);
@@ -53,7 +65,7 @@ char *run_defenses_resolved(const ExperimentConfig *cfg) {
     out[0] = 0;
     for (int i = 0; i < cfg->ndefenses; i++) {
         const CfgDefense *d = &cfg->defenses[i];
-        const DefenseOps *ops = defense_find(d->name);
+        const DefenseOps *ops = run_defense_ops(d);
         DefenseSettings s;
         DefenseParams p;
         run_defense_settings(d, &s);

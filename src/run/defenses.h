@@ -15,6 +15,9 @@ typedef struct {
 } DefenseSettings;
 
 void run_defense_settings(const CfgDefense *d, DefenseSettings *out);
+// The defence a section runs: the registered one named <name>, or, for any other name with a `cmd` key, the
+// external defence stored under that name ([defense.mydef] cmd = python3 /abs/mydef.py); NULL when neither.
+const DefenseOps *run_defense_ops(const CfgDefense *d);
 // Check every [defense.<name>] section before anything trains: known name, known keys, values in range.
 // Errors (BL_ERR_USAGE) name config_path:line, the section and the key.
 Status run_defenses_check(const ExperimentConfig *cfg, const char *config_path);

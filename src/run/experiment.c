@@ -502,11 +502,15 @@ static Status apply_defenses(Run *r, const char *hclean, const char *hbd, cJSON 
     (void)h2;
     *out = cJSON_CreateObject();
     for (int i = 0; i < r->cfg.ndefenses && !st; i++) {
+        const CfgDefense *d = &r->cfg.defenses[i];
+        const DefenseOps *ops = run_defense_ops(d);
         DefenseSettings s;
-        run_defense_settings(&r->cfg.defenses[i], &s);
+        run_defense_settings(d, &s);
         char dir[4400];
-        snprintf(dir, sizeof dir, "%s/defense/%s", r->dir, r->cfg.defenses[i].name);
-        st = defense_run_and_evaluate(r->cfg.defenses[i].name, s.ptr, &rd, dir, *out, NULL);
+        snprintf(dir, sizeof dir, "%s/defense/%s", r->dir, d->name);
+        cJSON *sum = NULL; // stored under the section's name (an external defence's own name)
+        st = defense_run_and_evaluate(ops ? ops->name : d->name, s.ptr, &rd, dir, NULL, &sum);
+        if (!st) cJSON_AddItemToObject(*out, d->name, sum);
     }
     if (st) {
         cJSON_Delete(*out);

@@ -182,6 +182,8 @@ static Status load_bdm(const char *bdm_path, const char *trusted_key, int max_ba
     int classes = 0;
     st = prov_shape(bm->provenance, &in, &classes);
     if (st) bl_fail_ctx(st, "%s", bdm_path);
+    // provenance names the data's shape; a records model reads each value and its missing flag (train_input_shape)
+    if (!st && !strncmp(bm->desc, "standardize", 11)) in.c *= 2;
     if (!st) st = model_load_trusted(bdm_path, trusted_key, in, classes, max_batch, NULL, m, NULL);
     if (st) bdm_free(bm);
     return st;
