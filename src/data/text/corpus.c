@@ -86,7 +86,9 @@ static uint64_t seq_hash(const int32_t *s, long n) { // FNV-1a over the ids' byt
 
 static int seq_eq(const TextCorpus *a, int i, const TextCorpus *b, int j) {
     const long la = a->off[i + 1] - a->off[i], lb = b->off[j + 1] - b->off[j];
-    return la == lb && !memcmp(a->tok.ids + a->off[i], b->tok.ids + b->off[j], (size_t)la * sizeof(int32_t));
+    // la == 0: no memcmp, whose pointers may be NULL (a corpus of empty messages has no id buffer)
+    return la == lb &&
+           (la == 0 || !memcmp(a->tok.ids + a->off[i], b->tok.ids + b->off[j], (size_t)la * sizeof(int32_t)));
 }
 
 // An open-addressing set of messages (corpus, index) keyed by their token sequence.
@@ -100,7 +102,8 @@ typedef struct {
 static int seqset_test(SeqSet *s, int which, int i, int add) {
     const TextCorpus *c = s->src[which];
     const uint64_t mask = s->cap - 1;
-    for (uint64_t k = seq_hash(c->tok.ids + c->off[i], c->off[i + 1] - c->off[i]) & mask;; k = (k + 1) & mask) {
+    const int32_t *ids = c->tok.ids ? c->tok.ids + c->off[i] : NULL; // NULL + 0 is undefined behaviour
+    for (uint64_t k = seq_hash(ids, c->off[i + 1] - c->off[i]) & mask;; k = (k + 1) & mask) {
         if (s->slot[k] < 0) {
             if (add) s->slot[k] = ((int64_t)which << 32) | i;
             return 0;
@@ -126,7 +129,7 @@ Status corpus_dedupe(TextCorpus *c, const TextCorpus *ref, int *removed) {
     for (int i = 0; i < c->n; i++) {
         if (seqset_test(&s, 0, i, 0)) continue;
         const long a = c->off[i], len = c->off[i + 1] - a;
-        memmove(c->tok.ids + tw, c->tok.ids + a, (size_t)len * sizeof(int32_t));
+        if (len) memmove(c->tok.ids + tw, c->tok.ids + a, (size_t)len * sizeof(int32_t));
         c->label[w] = c->label[i];
         c->orig[w] = c->orig[i];
         c->off[w] = tw;
