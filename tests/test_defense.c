@@ -170,7 +170,15 @@ static void test_integer_params(void **state) {
             const DefenseParamSpec *s = &ops->params[i];
             char kv[96];
             const char *set[] = {kv, NULL};
-            assert_true(s->type == DEF_INT || s->type == DEF_REAL);
+            assert_true(s->type == DEF_INT || s->type == DEF_REAL || s->type == DEF_TEXT);
+            if (s->type == DEF_TEXT) { // a string: taken as given (an external defence's command), empty refused
+                snprintf(kv, sizeof kv, "%s=python3 /x/y.py --n 2.5", s->key);
+                assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);
+                assert_string_equal(defense_param_text(ops, &p, s->key), "python3 /x/y.py --n 2.5");
+                snprintf(kv, sizeof kv, "%s=", s->key);
+                assert_int_equal(defense_params_resolve(ops, set, &p), BL_ERR_USAGE);
+                continue;
+            }
             // the default is accepted when given back explicitly
             snprintf(kv, sizeof kv, "%s=%.17g", s->key, s->def);
             assert_int_equal(defense_params_resolve(ops, set, &p), BL_OK);

@@ -83,20 +83,6 @@ static int run_and_kill(char *const argv[], double delay) {
     return landed && WIFSIGNALED(status);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = b ? fread(b, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (b) b[got] = 0;
-    *len = got;
-    return b;
-}
-
 static long count_lines(const char *s, size_t n) {
     long c = 0;
     for (size_t i = 0; i < n; i++) c += s[i] == '\n';
@@ -118,10 +104,10 @@ static int check_whole(const char *dir, const char *ref) {
         struct stat sb;
         if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode)) continue;
         size_t len = 0, rlen = 0;
-        char *a = slurp(p, &len), *b = NULL;
+        char *a = test_read_file_len(p, &len), *b = NULL;
         if (ref) {
             snprintf(q, sizeof q, "%s/%s", ref, n);
-            b = slurp(q, &rlen);
+            b = test_read_file_len(q, &rlen);
         }
         const char *dot = strrchr(n, '.');
         int ok = 1;
@@ -173,7 +159,7 @@ static char *metrics_core(const char *dir) {
 
 static int files_equal(const char *a, const char *b) {
     size_t la = 0, lb = 0;
-    char *x = slurp(a, &la), *y = slurp(b, &lb);
+    char *x = test_read_file_len(a, &la), *y = test_read_file_len(b, &lb);
     int same = x && y && la == lb && !memcmp(x, y, la);
     free(x);
     free(y);
@@ -300,7 +286,7 @@ static void test_kill_sign(void **state) {
     for (int k = 0; k < KILLS; k++) {
         if (k % 2 == 0) { // start from the unsigned model half the time, from a signed one the other half
             size_t n = 0;
-            char *b = slurp(orig, &n);
+            char *b = test_read_file_len(orig, &n);
             FILE *f = fopen(model, "wb");
             assert_non_null(f);
             fwrite(b, 1, n, f);

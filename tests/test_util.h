@@ -25,8 +25,9 @@ static inline void rm_rf(const char *path) {
     }
 }
 
-// A whole (text) file, NUL-terminated, malloc'ed; NULL when it cannot be read. The caller free()s it.
-static inline char *test_read_file(const char *path) {
+// A whole file, NUL-terminated (so text can be used as a string), malloc'ed; NULL when it cannot be read; *len
+// (may be NULL) receives its size in bytes. The caller free()s it.
+static inline char *test_read_file_len(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -36,7 +37,10 @@ static inline char *test_read_file(const char *path) {
     size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
     fclose(f);
     if (buf) buf[got] = 0;
+    if (len) *len = got;
     return buf;
 }
+
+static inline char *test_read_file(const char *path) { return test_read_file_len(path, NULL); }
 
 #endif

@@ -50,3 +50,20 @@ Status atomic_commit(AtomicFile *af, int ok) {
     }
     return BL_OK;
 }
+
+Status file_open_capped(const char *path, size_t max_bytes, FILE **f, size_t *len) {
+    *f = fopen(path, "rb");
+    if (!*f) return bl_fail(BL_ERR_RUN, "%s: %s", path, strerror(errno));
+    long n = fseek(*f, 0, SEEK_END) == 0 ? ftell(*f) : -1;
+    Status st = n < 0 || fseek(*f, 0, SEEK_SET) != 0 ? bl_fail(BL_ERR_RUN, "%s: cannot size the file", path)
+                : (size_t)n > max_bytes ? bl_fail(BL_ERR_DATA, "%s: %ld bytes, over the %zu-byte limit for this file",
+                                                  path, n, max_bytes)
+                                        : BL_OK;
+    if (st) {
+        fclose(*f);
+        *f = NULL;
+    } else {
+        *len = (size_t)n;
+    }
+    return st;
+}

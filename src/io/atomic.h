@@ -20,4 +20,8 @@ Status atomic_open(const char *path, AtomicFile *af);
 // and the target is untouched. Always closes af->f.
 Status atomic_commit(AtomicFile *af, int ok);
 
+// The reading side's guard: open path for reading and size it; a file over max_bytes is refused (BL_ERR_DATA)
+// before anything is allocated for it. On success *f is open at offset 0 and *len holds its size.
+Status file_open_capped(const char *path, size_t max_bytes, FILE **f, size_t *len);
+
 #endif

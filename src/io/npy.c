@@ -63,20 +63,12 @@ static const char *dict_value(const char *h, const char *key) {
 
 Status npy_read(const char *path, size_t max_bytes, NpyArray *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return bl_fail(BL_ERR_RUN, "%s: %s", path, strerror(errno));
+    FILE *f;
+    size_t flen;
+    Status st = file_open_capped(path, max_bytes, &f, &flen);
+    if (st) return st;
     uint8_t pre[12];
     char *head = NULL;
-    Status st = BL_OK;
-    long flen = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (flen < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = bl_fail(BL_ERR_RUN, "%s: cannot size the file", path);
-        goto done;
-    }
-    if ((size_t)flen > max_bytes) {
-        st = bl_fail(BL_ERR_DATA, "%s: %ld bytes, over the %zu-byte limit for this file", path, flen, max_bytes);
-        goto done;
-    }
     if (flen < 10 || fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) || (pre[6] != 1 && pre[6] != 2)) {
         st = bl_fail(BL_ERR_DATA, "%s: not a .npy file (magic \\x93NUMPY, version 1 or 2)", path);
         goto done;
@@ -89,7 +81,7 @@ Status npy_read(const char *path, size_t max_bytes, NpyArray *out) {
         }
         hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24, off = 12;
     }
-    if (hlen > 65536 || off + hlen > (size_t)flen) {
+    if (hlen > 65536 || off + hlen > flen) {
         st = bl_fail(BL_ERR_DATA, "%s: header length %zu does not fit the file", path, hlen);
         goto done;
     }
@@ -151,7 +143,7 @@ Status npy_read(const char *path, size_t max_bytes, NpyArray *out) {
             goto done;
         }
     }
-    size_t es = npy_type_size(out->type), have = (size_t)flen - off - hlen;
+    size_t es = npy_type_size(out->type), have = flen - off - hlen;
     if (count > ((size_t)1 << 40) || count * es != have) {
         st = bl_fail(BL_ERR_DATA, "%s: the shape says %zu values (%zu bytes) but the file holds %zu data bytes", path,
                      count, count * es, have);

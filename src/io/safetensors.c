@@ -63,21 +63,13 @@ static int json_index(const cJSON *v, double max, uint64_t *out) {
 
 Status st_read(const char *path, size_t max_bytes, StFile *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return bl_fail(BL_ERR_RUN, "%s: %s", path, strerror(errno));
+    FILE *f;
+    size_t flen;
+    Status st = file_open_capped(path, max_bytes, &f, &flen);
+    if (st) return st;
     char *hj = NULL;
     cJSON *h = NULL;
-    Status st = BL_OK;
     uint8_t pre[8];
-    long flen = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (flen < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = bl_fail(BL_ERR_RUN, "%s: cannot size the file", path);
-        goto done;
-    }
-    if ((size_t)flen > max_bytes) {
-        st = bl_fail(BL_ERR_DATA, "%s: %ld bytes, over the %zu-byte limit", path, flen, max_bytes);
-        goto done;
-    }
     if (flen < 8 || fread(pre, 1, 8, f) != 8) {
         st = bl_fail(BL_ERR_DATA, "%s: too short for a safetensors file", path);
         goto done;
@@ -85,7 +77,7 @@ Status st_read(const char *path, size_t max_bytes, StFile *out) {
     uint64_t hlen = 0;
     for (int b = 0; b < 8; b++) hlen |= (uint64_t)pre[b] << (8 * b);
     if (hlen < 2 || hlen > (uint64_t)flen - 8 || hlen > (100u << 20)) {
-        st = bl_fail(BL_ERR_DATA, "%s: header length %llu does not fit the file (%ld bytes)", path,
+        st = bl_fail(BL_ERR_DATA, "%s: header length %llu does not fit the file (%zu bytes)", path,
                      (unsigned long long)hlen, flen);
         goto done;
     }
@@ -98,7 +90,7 @@ Status st_read(const char *path, size_t max_bytes, StFile *out) {
         st = bl_fail(BL_ERR_DATA, "%s: the header is not a JSON object", path);
         goto done;
     }
-    size_t dlen = (size_t)flen - 8 - hlen;
+    size_t dlen = flen - 8 - hlen;
     int n = 0;
     for (cJSON *e = h->child; e; e = e->next) n += strcmp(e->string, "__metadata__") != 0;
     out->tensors = calloc((size_t)(n ? n : 1), sizeof(StTensor));
