@@ -100,13 +100,12 @@ Status npy_read(const char *path, size_t max_bytes, NpyArray *out) {
         st = bl_fail(BL_ERR_DATA, "%s: header is not a dict with descr, fortran_order and shape", path);
         goto done;
     }
-    int found = 0;
-    for (size_t i = 0; i < BL_ARRAY_LEN(g_types) && !found; i++) {
+    int found = 0; // descr is a quoted 3-character code: '<f4' (check the quotes before reading past them)
+    for (size_t i = 0; i < BL_ARRAY_LEN(g_types) && !found && d[0] == '\'' && strnlen(d, 5) == 5; i++) {
         const char *g = g_types[i].descr;
         char alt[8];
         snprintf(alt, sizeof alt, "%c%s", g[0] == '|' ? '<' : '|', g + 1); // '<u1' == '|u1'
-        if ((!strncmp(d + 1, g, 3) || (g_types[i].size == 1 && !strncmp(d + 1, alt, 3))) && (d[0] == '\'') &&
-            d[4] == '\'')
+        if ((!strncmp(d + 1, g, 3) || (g_types[i].size == 1 && !strncmp(d + 1, alt, 3))) && d[4] == '\'')
             out->type = g_types[i].t, found = 1;
     }
     if (!found) {

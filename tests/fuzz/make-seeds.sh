@@ -12,7 +12,7 @@ BIN=${BIN:-$ROOT/backdoorlab}
 C=$ROOT/tests/fuzz/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for n in config paper idx png pngdir modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab; do
+for n in config paper idx png pngdir modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab npy safetensors; do
     rm -rf "${C:?}/$n"
     mkdir -p "$C/$n"
 done
@@ -178,5 +178,27 @@ PY
 cp "$T/msgs.tsv" "$C/textfile/msgs.tsv"
 printf 'label,text\nham,"hello, there\nfriend"\nspam,"win ""money"" now"\nham,meeting moved\nspam,cheap pills\n' > "$C/textfile/msgs.csv"
 printf 'ham\tsee you\r\nspam\tclick now\r\n\r\nham\tok then\r\n' > "$C/textfile/crlf-noheader.tsv"
+
+# npy and safetensors: what an external defence hands back (scores of every dtype the reader takes; the small
+# network fuzz_safetensors loads, written by scripts/defenses/bdl.py). Debian's python3 has numpy.
+/usr/bin/python3 - "$C" <<'PY'
+import sys
+import numpy as np
+sys.path.insert(0, 'scripts/defenses')
+import bdl
+C = sys.argv[1] + '/'
+np.save(C + 'npy/f4.npy', np.array([0.5, -1, 2, 3], dtype='<f4'))
+np.save(C + 'npy/f8.npy', np.array([0.5, np.nan, 2, 3], dtype='<f8'))
+np.save(C + 'npy/u1.npy', np.array([0, 1, 1, 0], dtype='u1'))
+np.save(C + 'npy/b1.npy', np.array([True, False, True, True]))
+np.save(C + 'npy/i8-2d.npy', np.arange(8, dtype='<i8').reshape(2, 4))
+np.save(C + 'npy/i4-0d.npy', np.array(7, dtype='<i4'))
+rng = np.random.default_rng(1)
+t = {'0.weight': rng.standard_normal((2, 1, 3, 3)).astype('f4'), '0.bias': rng.standard_normal(2).astype('f4'),
+     '3.weight': rng.standard_normal((3, 32)).astype('f4'), '3.bias': rng.standard_normal(3).astype('f4')}
+bdl.write_safetensors(C + 'safetensors/tiny.safetensors', t,
+                      {'format': 'backdoorlab-model/1', 'architecture': 'conv 2 3, relu, flatten, dense 3'})
+bdl.write_safetensors(C + 'safetensors/nometa.safetensors', t)
+PY
 
 echo "make-seeds: $(find "$C" -type f | wc -l) seeds, $(du -sk "$C" | cut -f1) KB under tests/fuzz/corpus"
