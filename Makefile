@@ -89,6 +89,18 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests $< $(LIB_OBJ) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# Fuzz harnesses (tests/fuzz/, see Fuzzing below): defined before run-tests, whose prerequisites are expanded
+# when make reads the rule.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g $(ARCH) -Isrc -Wno-unknown-pragmas \
+               -fsanitize=fuzzer-no-link $(FUZZ_SAN) -DBL_CFLAGS='"-O1 fuzz OMP=0 SAN=1"'
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_LIB     = $(FUZZ_BUILD)/libbackdoorlab.a
+
 # The whole suite: install what is missing, build, run every tests/test_*.c, print "N passed, N failed".
 test: deps
 	@$(MAKE) --no-print-directory run-tests
@@ -130,15 +142,6 @@ reproduce-quick: all
 # FUZZ_SECONDS over its seed corpus (tests/fuzz/corpus/NAME, new finds go to build/fuzz/corpus/NAME);
 # `make fuzz-replay` runs every seed and every crash reproducer (tests/fuzz/regressions/NAME) once, no fuzzing;
 # run-tests does the same. FUZZ=NAME limits both to one harness. See tests/fuzz/README.md.
-FUZZ_CC      ?= clang
-FUZZ_BUILD   ?= build/fuzz
-FUZZ_SECONDS ?= 60
-FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g $(ARCH) -Isrc -Wno-unknown-pragmas \
-               -fsanitize=fuzzer-no-link $(FUZZ_SAN) -DBL_CFLAGS='"-O1 fuzz OMP=0 SAN=1"'
-FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_BIN     = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_LIB     = $(FUZZ_BUILD)/libbackdoorlab.a
 .PHONY: fuzz fuzz-build fuzz-replay
 
 $(FUZZ_BUILD)/src/%.o: src/%.c
