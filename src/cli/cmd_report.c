@@ -71,7 +71,6 @@ static void cell(const cJSON *s, char *b, size_t n) {
         const cJSON *ret = cJSON_GetObjectItemCaseSensitive(s, "returned"), *it;
         for (size_t k = 0; k < sizeof kinds / sizeof *kinds && !strcmp(lv, "any"); k++)
             cJSON_ArrayForEach(it, ret) if (cJSON_IsString(it) && !strcmp(it->valuestring, kinds[k])) lv = kinds[k];
-        if (!strcmp(lv, "model") && !cJSON_GetObjectItemCaseSensitive(s, "max_anomaly_index")) lv = "score";
     }
     if (!strcmp(lv, "score")) {
         snprintf(b, n, "score %.3f (ctl %.3f)", jnum(s, "model_score"), jnum(c, "model_score"));
