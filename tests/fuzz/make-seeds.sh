@@ -12,7 +12,8 @@ BIN=${BIN:-$ROOT/backdoorlab}
 C=$ROOT/tests/fuzz/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for n in config paper idx png pngdir modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab npy safetensors; do
+for n in config paper idx idxdir png pngdir modelfile checkpoint keys manifest mnist10k csv rda email textfile vocab npy safetensors \
+         spamassassin; do
     rm -rf "${C:?}/$n"
     mkdir -p "$C/$n"
 done
@@ -133,6 +134,20 @@ done
 "$BIN" data manifest "$T/four" --out "$C/manifest/tiny-idx.json" >/dev/null
 cp "$T/idx/t10k-images-idx3-ubyte" "$C/idx/t10k-images-idx3-ubyte"
 
+# idxdir: the same four files packed as one input (flags byte, three u16 lengths, the files; see fuzz_idxdir.c):
+# plain, all gzip, and plain with a subset of 3 training / 1 test sample (flags 0x30).
+python3 - "$T/four" "$C/idxdir" <<'PY'
+import gzip, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+files = [open('%s/%s' % (src, n), 'rb').read() for n in names]
+def pack(flags, fs):
+    return bytes([flags]) + struct.pack('<3H', *(len(f) for f in fs[:3])) + b''.join(fs)
+open(out + '/plain', 'wb').write(pack(0x00, files))
+open(out + '/gzip', 'wb').write(pack(0x0f, [gzip.compress(f, 9, mtime=0) for f in files]))
+open(out + '/subset', 'wb').write(pack(0x30, files))
+PY
+
 # mnist10k: the first two images of digit files 0 and 7, in the shipped format.
 python3 - "$ROOT/datasets/mnist10k" "$C/mnist10k" <<'PY'
 import json, sys
@@ -171,6 +186,19 @@ for p in sorted(glob.glob(sys.argv[1] + '/*/*.json')):
         if want[k] is None: want[k] = t
 for k, t in want.items():
     if t is not None: open('%s/%s.eml' % (sys.argv[2], k), 'w', encoding='utf-8', errors='surrogateescape').write(t)
+PY
+
+# spamassassin: a corpus of six real messages (three ham, three spam, different MIME structures) as one input
+# (file_list.json, then the records, NUL-separated; see fuzz_spamassassin.c).
+python3 - "$C/email" "$C/spamassassin/six" <<'PY'
+import json, sys
+names = ['plain', 'html', 'multipart', 'base64', 'quoted-printable', 'encoded-subject']
+recs = []
+for i, n in enumerate(names):
+    t = open('%s/%s.eml' % (sys.argv[1], n), encoding='utf-8', errors='surrogateescape').read()
+    recs.append(json.dumps({'id': i, 'group': 'easy-ham-1' if i % 2 == 0 else 'spam-1', 'text': t}))
+lst = json.dumps(['r/%d.txt' % i for i in range(len(recs))], indent=1)
+open(sys.argv[2], 'wb').write(b'\0'.join(x.encode('utf-8', 'surrogateescape') for x in [lst] + recs))
 PY
 
 # textfile: the TSV the text model trained on, the same as CSV with a quoted multi-line field, and a

@@ -16,7 +16,8 @@ for src in tests/fuzz/fuzz_*.c; do
     case " $only " in "  " | *" $name "*) ;; *) continue ;; esac
     # Longest input worth trying: text formats stay small; binary ones need room for a model or an image.
     case "$name" in
-        modelfile|checkpoint|idx|png|rda|email|mnist10k) maxlen=16384 ;;
+        modelfile|checkpoint|idx|idxdir|png|rda|email|mnist10k) maxlen=16384 ;;
+        spamassassin) maxlen=32768 ;; # six real messages are 19 KB
         *) maxlen=4096 ;;
     esac
     dict=""
