@@ -57,7 +57,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
-.PHONY: all deps test run-tests asan bench bench-peer demo scan-demo reproduce reproduce-quick clean
+.PHONY: all deps test run-tests asan bench bench-peer demo scan-demo reproduce reproduce-quick docs docs-check clean
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
 
@@ -126,6 +126,16 @@ demo: all
 # experiments/scan/strict.ini (about 5 minutes on 2 cores; needs results/demo from `make demo`).
 scan-demo: all
 	@BIN=$(BIN) sh scripts/scan-demo.sh
+
+# The README's measured tables (issue 20): experiments/docs/NAME.ini says what each table holds; `make docs` makes
+# the runs (into results/docs/, reusing those made by today's src/) and rewrites each <!-- table:NAME --> block.
+# `make docs-check` (run by .ci/run) recomputes the tables marked cheap and fails when the README differs, and
+# names every other table (and results/reproduce/README.md) that src/ has changed under since it was made.
+docs: all
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BIN) docs
+
+docs-check: all
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} $(BIN) docs --check
 
 # Paper reproductions (issue 8): every config in experiments/papers, our numbers beside the papers' in
 # results/reproduce/README.md (< 60 min on 2 cores). The quick variant (first seed, fewer epochs, loose

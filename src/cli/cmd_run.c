@@ -28,7 +28,8 @@ static int run_or_train(int argc, char **argv, ExperimentMode mode) {
     ExperimentOptions o = {.mode = mode, .progress = isatty(2)};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: backdoorlab %s CONFIG [--out DIR] [--threads N] [--quiet]\n\n", name);
+            printf("usage: backdoorlab %s CONFIG [--out DIR] [--threads N] [--quiet]%s\n\n", name,
+                   mode == EXP_RUN ? " [--reuse-clean DIR]" : "");
             if (mode == EXP_RUN)
                 printf("Trains a clean and (with an [attack] section) a backdoored model with the same seed and data\n"
                        "order, evaluates both (CA, ASR, RA with 95%% Wilson intervals) and writes results/<name>/\n"
@@ -41,12 +42,18 @@ static int run_or_train(int argc, char **argv, ExperimentMode mode) {
             else
                 printf("Trains one model (backdoored if the config has an [attack]) and writes model.bdm,\n"
                        "epochs.csv, metrics.json {\"model\": {...}}, manifest.json and DONE to results/<name>/ or DIR.\n");
+            if (mode == EXP_RUN)
+                printf("\n  --reuse-clean DIR  take DIR's clean model when DIR is a finished run whose clean model was\n"
+                       "                 trained exactly as this one's would be (same data, model, training keys, seed\n"
+                       "                 and code revision); otherwise train it (make docs uses this)");
             printf("\n  --out DIR      results folder (default results/<experiment name>)\n"
                    "  --threads N    OpenMP threads (results are bit-identical for any N)\n"
                    "  --quiet        no summary table\n");
             return 0;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             o.out_dir = argv[++i];
+        } else if (mode == EXP_RUN && !strcmp(argv[i], "--reuse-clean") && i + 1 < argc) {
+            o.reuse_clean_from = argv[++i];
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if ((o.threads = cli_parse_threads(argv[++i])) < 0) return 2;
         } else if (!strcmp(argv[i], "--quiet")) {

@@ -29,6 +29,7 @@ static const struct {
     {"report", cmd_report, "leaderboard of attacks x defences from results/*/defense/*/summary.json"},
     {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
     {"export", cmd_export, "a model as safetensors, a run's data as .npy (for PyTorch, NumPy, external defences)"},
+    {"docs", cmd_docs, "regenerate the README's measured tables from runs (make docs); --check compares (make docs-check)"},
     {"scan", cmd_scan, "check a model against a policy (signature ... Neural Cleanse) for CI: exit 0 pass, 4 fail"},
 };
 
