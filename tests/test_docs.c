@@ -105,7 +105,7 @@ static void test_spec_errors(void **state) {
 static void fake_run(void) {
     put("root/x-y/metrics.json",
         "{\"poison\": {\"count\": 5132}, \"m\": {\"ca\": 0.8682, \"asr\": null, \"big\": 1234567,"
-        " \"i\": {\"value\": 0.9957, \"wilson95\": [0.99411, 0.99684]}, \"list\": [0.5, 0.25], \"name\": \"sq\"}}");
+        " \"i\": {\"value\": 0.9957, \"wilson95\": [0.99411, 0.99684]}, \"list\": [0.5, 0.25], \"name\": \"s|q\\nr \"}}");
     put("root/x-y/manifest.json", "{\"git_revision\": \"0123456789ab\", \"gemm_kernel\": \"avx2\","
                                   " \"end_time\": \"2026-12-03T10:13:36Z\"}");
     put("root/x-y/defense/strip-e/summary.json",
@@ -129,7 +129,7 @@ static void test_render(void **state) {
     assert_int_equal(docs_render(t, path("root"), &md), BL_OK);
     assert_non_null(strstr(md, "| cfg | n | CA | ASR | a | b | c | far | s |\n|---|---|---|---|---|---|---|---|---|\n"));
     assert_non_null(strstr(md, "| `experiments/x/y.ini` (demo) | 5,132 | 86.82% | 99.57% [99.41, 99.68] | n/a | "
-                               "1,234,567 | 25.00 | 1.40% (0.524) | sq |\n"));
+                               "1,234,567 | 25.00 | 1.40% (0.524) | s\\|q r |\n"));
     assert_non_null(strstr(md, "\nA note.\n"));
     assert_non_null(strstr(md, "revision 0123456789ab, AVX2 host (kernel avx2), 2026-12-03"));
     char rev[64];

@@ -289,14 +289,19 @@ static void test_provenance(void **state) {
     assert_int_equal(chdir(fx->dir), 0);
     bl_git_revision(rev, sizeof rev);
     assert_string_equal(rev, "unknown");
-    // In a fresh repository (only when git is installed): 12 hex digits, then "-dirty" once a file is added.
+    // In a fresh repository (only when git is installed): 12 hex digits; "-dirty" once a file under src/ is added,
+    // not for a README.
     if (system("git --version >/dev/null 2>&1") == 0 &&
         system("git init -q . && git -c user.name=t -c user.email=t@t -c commit.gpgsign=false commit -q "
                "--allow-empty -m init >/dev/null 2>&1") == 0) {
         bl_git_revision(rev, sizeof rev);
         assert_int_equal(strlen(rev), 12);
         assert_int_equal(strspn(rev, "0123456789abcdef"), 12);
-        assert_int_equal(write_file_atomic("new.txt", "x", 1), BL_OK);
+        assert_int_equal(write_file_atomic("README.md", "x", 1), BL_OK);
+        bl_git_revision(rev, sizeof rev);
+        assert_int_equal(strlen(rev), 12);
+        assert_int_equal(mkdir("src", 0700), 0);
+        assert_int_equal(write_file_atomic("src/new.c", "x", 1), BL_OK);
         bl_git_revision(rev, sizeof rev);
         assert_int_equal(strlen(rev), 18);
         assert_string_equal(rev + 12, "-dirty");

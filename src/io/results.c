@@ -164,7 +164,10 @@ void bl_git_revision(char *out, size_t n) {
         return;
     }
     // --no-optional-locks: do not refresh the index, so this read-only query never takes .git/index.lock.
-    int st_ok = run_first_line("git --no-optional-locks status --porcelain 2>/dev/null", status, sizeof status);
+    // "-dirty" means the code differs from the commit: changes under src/ (and the Makefile and scripts/, which
+    // build it and fetch its data), not an edited README or a new config (configs carry their own hashes).
+    int st_ok = run_first_line("git --no-optional-locks status --porcelain -- src Makefile scripts 2>/dev/null",
+                               status, sizeof status);
     snprintf(out, n, "%s%s", rev, st_ok && status[0] ? "-dirty" : "");
 }
 

@@ -35,8 +35,9 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 // SHA-256 of a file's bytes. BL_ERR_RUN if it cannot be read.
 Status sha256_file_hex(const char *path, char out[65]);
 
-// `git rev-parse --short=12 HEAD` in the current folder, with "-dirty" appended when `git status --porcelain`
-// prints anything; "unknown" when git or the repository is missing. Never fails.
+// `git rev-parse --short=12 HEAD` in the current folder, with "-dirty" appended when `git status --porcelain --
+// src Makefile scripts` prints anything (the code differs from the commit); "unknown" when git or the
+// repository is missing. Never fails.
 void bl_git_revision(char *out, size_t n);
 // The compiler that built this binary, e.g. "gcc 12.2.0".
 const char *bl_compiler(void);

@@ -233,7 +233,13 @@ static Status fmt_value(const cJSON *j, const char *fmt, char *out, size_t n, co
     }
     if (!strcmp(fmt, "s") || cJSON_IsString(j)) {
         if (!cJSON_IsString(j)) return bl_fail(BL_ERR_DATA, "%s: format s needs a string", where);
-        snprintf(out, n, "%s", j->valuestring);
+        size_t k = 0; // one Markdown cell: '|' escaped, line breaks and trailing space dropped
+        for (const char *c = j->valuestring; *c && k + 3 < n; c++) {
+            if (*c == '|') out[k++] = '\\';
+            out[k++] = *c == '\n' || *c == '\r' ? ' ' : *c;
+        }
+        while (k && out[k - 1] == ' ') k--;
+        out[k] = 0;
         return BL_OK;
     }
     if (cJSON_IsBool(j)) {
@@ -298,7 +304,7 @@ static Status fill_cell(const DocsTable *t, const DocsRow *r, const RowJson *rj,
         if (!root) return bl_fail(BL_ERR_USAGE, "%s: the row has no %s file (config/detect missing?)", where, ref);
         const cJSON *j = json_path(root, path);
         if (!j) return bl_fail(BL_ERR_DATA, "%s: no such key in the %s file", where, ref);
-        char v[256];
+        char v[1024];
         Status st = fmt_value(j, fmt, v, sizeof v, where);
         if (st) return st;
         sb_add(s, "%s", v);
