@@ -284,6 +284,20 @@ int cmd_docs(int argc, char **argv) {
             free(w);
             free(h);
         } else {
+            // the runs took minutes: read the README again, so that edits made meanwhile (by hand, or by another
+            // `docs` writing another table) are kept, and replace only this block
+            size_t nlen;
+            char *now = read_file_bytes(o.readme, 1L << 24, &nlen);
+            if (!now || docs_find_block(now, t->name, &b, &e)) {
+                fprintf(stderr, "backdoorlab docs: %s changed under us: its block %s is gone\n", o.readme, t->name);
+                free(now);
+                free(md);
+                rc = 1;
+                continue;
+            }
+            free(readme);
+            readme = now;
+            rlen = nlen;
             size_t ml = strlen(md);
             char *nr = malloc(rlen - (e - b) + ml + 1);
             if (!nr) abort();
