@@ -11,6 +11,7 @@
 
 #include "io/config.h"
 #include "run/defenses.h"
+#include "run/docs.h"
 #include "scan/policy.h"
 
 static void test_defense_sections(void **state) {
@@ -73,6 +74,9 @@ static void test_shipped_configs_parse(void **state) {
             if (!strncmp(g.gl_pathv[j], "experiments/scan/", 17)) { // scan policies, not experiment configs
                 ScanPolicy p;
                 st = scan_policy_load(g.gl_pathv[j], &p);
+            } else if (!strncmp(g.gl_pathv[j], "experiments/docs/", 17)) { // README table specs (make docs)
+                static DocsTable t;
+                st = docs_load(g.gl_pathv[j], &t);
             } else {
                 ExperimentConfig c;
                 st = config_load(g.gl_pathv[j], &c);
