@@ -21,6 +21,8 @@ int cmd_reproduce(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_docs(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_sweep_task(int argc, char **argv);
 
 // Print "backdoorlab: <message>" for a failed status and return it as the exit code.
 int cli_report(Status st);

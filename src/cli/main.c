@@ -30,6 +30,8 @@ static const struct {
     {"monitor", cmd_monitor, "screen a deployed model's inputs with strip/confidence: one JSON verdict line each"},
     {"export", cmd_export, "a model as safetensors, a run's data as .npy (for PyTorch, NumPy, external defences)"},
     {"docs", cmd_docs, "regenerate the README's measured tables from runs (make docs); --check compares (make docs-check)"},
+    {"sweep", cmd_sweep, "many configs' seeds x sweep points as tasks, here or as Slurm job arrays (--slurm)"},
+    {"sweep-task", cmd_sweep_task, "run one task of a planned sweep (what each Slurm array task runs)"},
     {"scan", cmd_scan, "check a model against a policy (signature ... Neural Cleanse) for CI: exit 0 pass, 4 fail"},
 };
 

@@ -521,6 +521,28 @@ static Status apply_defenses(Run *r, const char *hclean, const char *hbd, cJSON 
     return st;
 }
 
+// The resolved config with the [defense.*] sections, every parameter resolved, after the rest (malloc'd; NULL
+// when out of memory).
+static char *resolved_with_defenses(const ExperimentConfig *cfg) {
+    char *resolved = config_resolved_string(cfg), *defs = run_defenses_resolved(cfg);
+    if (resolved && defs && *defs) {
+        char *both = malloc(strlen(resolved) + strlen(defs) + 1);
+        if (both) strcat(strcpy(both, resolved), defs);
+        free(resolved);
+        resolved = both;
+    }
+    free(defs);
+    return resolved;
+}
+
+Status experiment_config_identity(const ExperimentConfig *cfg, char hex[65]) {
+    char *resolved = resolved_with_defenses(cfg);
+    if (!resolved) return bl_fail(BL_ERR_RUN, "out of memory resolving the config");
+    training_config_hash(resolved, hex);
+    free(resolved);
+    return BL_OK;
+}
+
 Status experiment_run(const ExperimentOptions *opt) {
     Run r;
     memset(&r, 0, sizeof r);
@@ -541,14 +563,7 @@ Status experiment_run(const ExperimentOptions *opt) {
     unlink(path); // a failed re-run must not leave the previous run's metrics looking current
 
     cJSON *manifest = manifest_new(&r.cfg, opt->config_path, r.threads);
-    char config_hash[65] = "", *resolved = config_resolved_string(&r.cfg), *defs = run_defenses_resolved(&r.cfg);
-    if (resolved && defs && *defs) { // [defense.*] sections, every parameter resolved, after the rest
-        char *both = malloc(strlen(resolved) + strlen(defs) + 1);
-        if (both) strcat(strcpy(both, resolved), defs);
-        free(resolved);
-        resolved = both;
-    }
-    free(defs);
+    char config_hash[65] = "", *resolved = resolved_with_defenses(&r.cfg);
     if (!manifest || !resolved) {
         free(resolved);
         cJSON_Delete(manifest);

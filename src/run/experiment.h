@@ -39,6 +39,11 @@ typedef struct {
 // Run it. Writes every file atomically and a DONE marker last; on failure no DONE and no metrics.json.
 Status experiment_run(const ExperimentOptions *opt);
 
+// The training_config_sha256 a run of cfg (one run: seed set, no [sweep]) records in its manifest.json: the
+// resolved config and [defense.*] sections without the threads line. Equal identities, equal results: `sweep`
+// skips a finished run whose manifest has it.
+Status experiment_config_identity(const ExperimentConfig *cfg, char hex[65]);
+
 // `backdoorlab eval`: CA (and ASR when the config has an [attack]) of a saved model on the config's test set.
 // trusted_key (a KEY.pub path; NULL or "" = none) requires the model to be signed by that key
 // (model_load_trusted).

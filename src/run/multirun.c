@@ -251,44 +251,62 @@ static Status write_summary(const ExperimentConfig *cfg, const MultiRun *mr, int
     return st;
 }
 
-Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr) {
-    double t0 = bl_now();
+Status multirun_begin(const ExperimentConfig *cfg, const MultiRun *mr) {
     Status st = ensure_dir(mr->root);
     if (st) return st;
     char path[2400];
     snprintf(path, sizeof path, "%s/DONE", mr->root);
     if (unlink(path) != 0 && errno != ENOENT) return bl_fail(BL_ERR_RUN, "%s: cannot remove the old DONE marker", path);
     snprintf(path, sizeof path, "%s/config.resolved.ini", mr->root);
-    if ((st = config_write_resolved(cfg, path))) return st;
+    return config_write_resolved(cfg, path);
+}
+
+Status multirun_run_one(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr, int p,
+                        int s) {
     ExperimentConfig *one = malloc(sizeof *one);
     if (!one) return bl_fail(BL_ERR_RUN, "out of memory");
+    char dir[2300], first[2300], path[2400];
+    multirun_dir(mr, cfg, p, s, dir, sizeof dir);
+    Status st = multirun_config(cfg, opt->config_path, mr, p, s, quick, one);
+    if (!st) {
+        ExperimentOptions o = *opt;
+        o.cfg = one;
+        o.out_dir = dir;
+        o.after_done = play_supply_chain;
+        o.quiet = 1;
+        // a sweep over an attack key retrains the same clean model at every point: take the first point's
+        // (experiment_run checks that it was trained exactly as this one would be, and trains when it was not or
+        // is not finished yet, so the bytes never depend on the order runs finish in)
+        multirun_dir(mr, cfg, 0, s, first, sizeof first);
+        o.reuse_clean_from = cfg->sweep.enabled && p > 0 ? first : NULL;
+        if ((st = experiment_run(&o))) bl_fail_ctx(st, "%s (run %s)", opt->config_path, dir);
+    }
+    free(one);
+    if (st) return st;
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    cJSON_Delete(mr->metrics[p][s]);
+    if (!(mr->metrics[p][s] = json_read_file(path)))
+        return bl_fail(BL_ERR_RUN, "%s: cannot read back the run's metrics", path);
+    return BL_OK;
+}
+
+Status multirun_finish(const ExperimentConfig *cfg, const MultiRun *mr, int quick, int quiet, double seconds) {
+    char note[256] = "";
+    Status st;
+    if (sweep_numeric(mr) && (st = write_sweep_plot(cfg, mr, note, sizeof note))) return st;
+    if (!quiet && note[0]) printf("%s\n", note);
+    if ((st = write_summary(cfg, mr, quick, quiet, seconds))) return st;
+    return write_done_marker(mr->root);
+}
+
+Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr) {
+    double t0 = bl_now();
+    Status st = multirun_begin(cfg, mr);
     int total = mr->npoints * mr->nseeds, done = 0;
     for (int p = 0; p < mr->npoints && !st; p++)
         for (int s = 0; s < mr->nseeds && !st; s++) {
-            char dir[2300];
-            multirun_dir(mr, cfg, p, s, dir, sizeof dir);
-            if ((st = multirun_config(cfg, opt->config_path, mr, p, s, quick, one))) break;
-            ExperimentOptions o = *opt;
-            o.cfg = one;
-            o.out_dir = dir;
-            o.after_done = play_supply_chain;
-            o.quiet = 1;
-            // a sweep over an attack key retrains the same clean model at every point: take the first point's
-            // (experiment_run checks that it was trained exactly as this one would be)
-            char first[2300];
-            multirun_dir(mr, cfg, 0, s, first, sizeof first);
-            o.reuse_clean_from = cfg->sweep.enabled && p > 0 ? first : NULL;
             double t = bl_now();
-            if ((st = experiment_run(&o))) {
-                bl_fail_ctx(st, "%s (run %s)", opt->config_path, dir);
-                break;
-            }
-            snprintf(path, sizeof path, "%s/metrics.json", dir);
-            cJSON_Delete(mr->metrics[p][s]);
-            if (!(mr->metrics[p][s] = json_read_file(path))) {
-                st = bl_fail(BL_ERR_RUN, "%s: cannot read back the run's metrics", path);
-                break;
-            }
+            if ((st = multirun_run_one(cfg, opt, quick, mr, p, s))) break;
             done++;
             if (!opt->quiet) {
                 char point[80] = "";
@@ -301,13 +319,8 @@ Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *op
                 fflush(stdout);
             }
         }
-    free(one);
     if (st) return st;
-    char note[256] = "";
-    if (sweep_numeric(mr) && (st = write_sweep_plot(cfg, mr, note, sizeof note))) return st;
-    if (!opt->quiet && note[0]) printf("%s\n", note);
-    if ((st = write_summary(cfg, mr, quick, opt->quiet, bl_now() - t0))) return st;
-    return write_done_marker(mr->root);
+    return multirun_finish(cfg, mr, quick, opt->quiet, bl_now() - t0);
 }
 
 Status multirun_load(const ExperimentConfig *cfg, MultiRun *mr) {

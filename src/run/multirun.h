@@ -42,6 +42,15 @@ Status multirun_config(const ExperimentConfig *cfg, const char *config_path, con
 // line per run and a summary table unless opt->quiet. mr->metrics is filled.
 Status multirun_execute(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr);
 
+// The pieces of multirun_execute, for `sweep` (run/sweep.h), which runs them as separate tasks:
+// begin (root folder, config.resolved.ini, old DONE removed), one run (experiment_run into its folder with the
+// supply-chain scenario after it and the first point's clean model offered for reuse; fills mr->metrics[p][s]),
+// finish (sweep plot for numeric sweeps, summary.json/.md, DONE; seconds = the time the runs took).
+Status multirun_begin(const ExperimentConfig *cfg, const MultiRun *mr);
+Status multirun_run_one(const ExperimentConfig *cfg, const ExperimentOptions *opt, int quick, MultiRun *mr, int p,
+                        int s);
+Status multirun_finish(const ExperimentConfig *cfg, const MultiRun *mr, int quick, int quiet, double seconds);
+
 // Read back the runs of a finished multi-run laid out by multirun_plan (each must have DONE) into mr->metrics,
 // without running anything (`reproduce --report-only`).
 Status multirun_load(const ExperimentConfig *cfg, MultiRun *mr);
