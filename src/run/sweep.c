@@ -260,6 +260,7 @@ static Status run_task(Sweep *sw, int t, int threads, int progress, int *skipped
         snprintf(msg, sizeof msg, "exit %d: %s\n", (int)st, bl_errmsg());
         record_path(sw, t, "failed", path, sizeof path);
         write_file_atomic(path, msg, strlen(msg)); // best effort: the task's own error is what matters
+        msg[strcspn(msg, "\n")] = 0;
         bl_fail(st, "%s", msg);
     }
     return st;
@@ -441,6 +442,9 @@ static Status submit(Sweep *sw, const int *ids, int n, const char *wait_for, int
     int k = (int)jnum(sl, "max_parallel", 0);
     int first = 0;
     while (first < n && ids[first] / max_array == ids[0] / max_array) first++;
+    char logs[2200];
+    join(logs, sizeof logs, sw->out, "logs"); // sbatch does not create the folder of --output: without it a task dies
+    if ((st = ensure_dir(logs))) return st;
     if ((st = write_scripts(sw, n ? ids[first - 1] + 1 - (ids[0] / max_array) * max_array : 1, max_array)))
         return st;
     char abs[PATH_MAX], script[PATH_MAX + 32], agg[PATH_MAX + 32];
@@ -577,7 +581,11 @@ static TaskState task_state(const Sweep *sw, int t, const char *states, char *de
         snprintf(detail, n, "running here (pid %ld)", pid);
         return T_RUNNING;
     }
-    if (started || (submitted && !state)) {
+    if (!started && submitted && !state) {
+        snprintf(detail, n, "submitted, never started, no longer queued (see %.1000s/logs/)", sw->out);
+        return T_FAILED;
+    }
+    if (started) {
         snprintf(detail, n, "ended without DONE (killed, cancelled, timed out or its node failed%s%s)%s",
                  state ? "; Slurm: " : "", state ? state : "", log);
         return T_FAILED;
@@ -634,7 +642,7 @@ Status sweep_status(const char *dir) {
            count[T_DONE], count[T_RUNNING], count[T_FAILED], count[T_PENDING],
            exists(done) ? "done (DONE)" : "not done yet");
     if (count[T_FAILED]) printf("failed (rerun them with `backdoorlab sweep --resume %s`):\n%s", dir, failed);
-    if (njobs && states && !*states)
+    if (njobs && states && !*states && count[T_DONE] < sw.ntasks)
         printf("(Slurm knows none of this sweep's jobs any more: states from DONE markers and task records)\n");
     free(failed);
     free(states);
