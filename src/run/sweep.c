@@ -5,8 +5,8 @@
 #include "run/sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,14 +235,35 @@ static void record_path(const Sweep *sw, int t, const char *what, char *out, siz
 
 // Run task t here (skipped when finished; returns 1 then). Leaves logs/task-T.started (who runs it) and, on
 // failure, logs/task-T.failed (the error).
+static Status run_task_locked(Sweep *sw, int t, int threads, int progress);
+
 static Status run_task(Sweep *sw, int t, int threads, int progress, int *skipped) {
-    const Task *k = &sw->task[t];
     char why[128], path[2200], logs[2200];
     *skipped = task_finished(sw, t, why, sizeof why);
-    if (*skipped) return BL_OK;
+    if (*skipped) return BL_OK; // the common case on a resumed sweep: no file touched
     join(logs, sizeof logs, sw->out, "logs");
     Status st = ensure_dir(logs);
     if (st) return st;
+    // one process per task: two writing one folder could interleave their files. A POSIX record lock (NFS
+    // has them through lockd) dies with its process, so a killed task never leaves the task locked.
+    record_path(sw, t, "lock", path, sizeof path);
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (lock < 0) return bl_fail(BL_ERR_RUN, "%s: %s", path, strerror(errno));
+    if (fcntl(lock, F_SETLK, &fl) != 0) {
+        close(lock);
+        return bl_fail(BL_ERR_RUN, "task %d is being run by another process right now (%s is locked)", t, path);
+    }
+    *skipped = task_finished(sw, t, why, sizeof why); // it may have finished while we waited to get here
+    st = *skipped ? BL_OK : run_task_locked(sw, t, threads, progress);
+    close(lock); // releases the lock
+    return st;
+}
+
+static Status run_task_locked(Sweep *sw, int t, int threads, int progress) {
+    const Task *k = &sw->task[t];
+    char path[2200];
+    Status st;
     record_path(sw, t, "failed", path, sizeof path);
     unlink(path);
     char host[256] = "", rec[512];
@@ -498,6 +519,14 @@ static Status submit(Sweep *sw, const int *ids, int n, const char *wait_for, int
         printf("dry run: %d task(s) in %d array(s) (MaxArraySize %d); scripts in %s/\n", n, arrays, max_array, sw->out);
         return BL_OK;
     }
+    // an earlier aggregation still waiting would run beside the new one: cancel it if it has not started
+    const cJSON *old;
+    cJSON_ArrayForEach(old, cJSON_GetObjectItemCaseSensitive(sw->json, "aggregate_jobs")) {
+        char o1[256], e1[256];
+        int code;
+        char *cancel[] = {"scancel", "--state=PENDING", old->valuestring, NULL};
+        if (cJSON_IsString(old) && slurm_exec(cancel, o1, sizeof o1, e1, sizeof e1, &code) != BL_OK) bl_clear_error();
+    }
     if ((st = slurm_sbatch(a, na, job))) {
         printf("\n");
         return st;
@@ -575,10 +604,15 @@ static TaskState task_state(const Sweep *sw, int t, const char *states, char *de
         free(failed);
         return T_FAILED;
     }
-    char me[256] = "";
-    gethostname(me, sizeof me - 1);
-    if (started && !strcmp(sjob, "-") && !strcmp(host, me) && kill((pid_t)pid, 0) == 0) {
-        snprintf(detail, n, "running here (pid %ld)", pid);
+    // a process holding the task's lock is running it, wherever it is (Slurm's answer may be missing or late)
+    record_path(sw, t, "lock", path, sizeof path);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int held = fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    if (fd >= 0) close(fd);
+    if (held) {
+        snprintf(detail, n, "running (pid %ld on %s%s%s)", pid, host, strcmp(sjob, "-") ? ", Slurm job " : "",
+                 strcmp(sjob, "-") ? sjob : "");
         return T_RUNNING;
     }
     if (!started && submitted && !state) {
@@ -652,6 +686,53 @@ Status sweep_status(const char *dir) {
 
 // ---------------------------------------------------------------------------------------------- start, resume
 
+// Submit the tasks that are neither finished nor queued or running (those are left alone, and the new
+// aggregation waits for them too).
+static Status submit_remaining(Sweep *sw, const char *dir, int dry_run) {
+    Status st = BL_OK;
+    const char *jobs[512];
+    int njobs = submission_jobs(sw, jobs, 512);
+    char *states = njobs ? slurm_task_states(jobs, njobs) : NULL;
+    int *ids = malloc(sizeof *ids * (size_t)sw->ntasks), n = 0, live = 0, done = 0;
+    char wait_for[4096] = "";
+    if (!ids) st = bl_fail(BL_ERR_RUN, "out of memory");
+    for (int t = 0; !st && t < sw->ntasks; t++) {
+        char detail[1600];
+        TaskState s = task_state(sw, t, states ? states : "", detail, sizeof detail);
+        const char *job = NULL;
+        int index = 0;
+        if (s == T_DONE) {
+            done++;
+            continue;
+        }
+        int submitted = task_submission(sw, t, &job, &index);
+        int queued = s == T_RUNNING || (submitted && s == T_PENDING && strstr(detail, "Slurm job"));
+        if (!queued) {
+            ids[n++] = t;
+            continue;
+        }
+        live++;
+        if (!job) continue; // running outside Slurm (a sweep-task by hand): nothing to wait for by job id
+        char key[48], padded[4100];
+        snprintf(key, sizeof key, ":%s:", job);
+        snprintf(padded, sizeof padded, "%s:", wait_for); // ":12:" must not match inside ":123:"
+        if (!strstr(padded, key))
+            snprintf(wait_for + strlen(wait_for), sizeof wait_for - strlen(wait_for), ":%s", job);
+    }
+    free(states);
+    if (!st)
+        printf("sweep %s: %d task(s) to submit, %d finished, %d still queued or running (left alone)\n", dir, n, done,
+               live);
+    if (!st && live && !n)
+        printf("nothing to submit; the aggregation already waits for the queued tasks\n");
+    else if (!st)
+        st = submit(sw, ids, n, wait_for, dry_run);
+    free(ids);
+    return st;
+}
+
+
+
 // Run every unfinished task here, then aggregate. Continues past a failed task so that one bad run does not cost
 // the others; fails at the end naming them.
 static Status run_local(Sweep *sw, const char *dir, int threads, int progress) {
@@ -698,6 +779,7 @@ Status sweep_start(const char *const *configs, int nconfigs, const char *dir, co
     if (!st) st = ensure_dir(dir);
     // a folder with a sweep already: the same tasks continue (finished ones skipped), other tasks are refused
     join(path, sizeof path, dir, "tasks.tsv");
+    cJSON *before = NULL; // the same sweep started earlier: its submissions stay on record
     if (!st && exists(path)) {
         size_t len = 0;
         char *old = read_file_bytes(path, 1L << 30, &len);
@@ -706,6 +788,9 @@ Status sweep_start(const char *const *configs, int nconfigs, const char *dir, co
         if (!same)
             st = bl_fail(BL_ERR_USAGE, "%s holds another sweep (its tasks.tsv lists other tasks); use a new --out "
                          "folder, or `backdoorlab sweep --resume %s` to finish that one", dir, dir);
+        join(path, sizeof path, dir, "sweep.json");
+        if (!st) before = json_read_file(path);
+        join(path, sizeof path, dir, "tasks.tsv");
     }
     if (!st) st = write_file_atomic(path, sw.tsv, strlen(sw.tsv));
     char tsv_sha[65], bin[PATH_MAX];
@@ -741,9 +826,16 @@ Status sweep_start(const char *const *configs, int nconfigs, const char *dir, co
             cJSON *a = cJSON_AddArrayToObject(sl, "sbatch_args");
             for (int i = 0; i < o->nsbatch_args; i++) cJSON_AddItemToArray(a, cJSON_CreateString(o->sbatch_args[i]));
         }
-        cJSON_AddArrayToObject(j, "submissions");
+        const char *keep[] = {"submissions", "aggregate_jobs"};
+        for (int i = 0; i < 2; i++) {
+            cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(before, keep[i]);
+            if (cJSON_IsArray(old)) cJSON_AddItemToObject(j, keep[i], old);
+            else cJSON_Delete(old);
+        }
+        if (!cJSON_GetObjectItemCaseSensitive(j, "submissions")) cJSON_AddArrayToObject(j, "submissions");
         st = save_json(&sw);
     }
+    cJSON_Delete(before);
     for (int i = 0; !st && i < sw.nconfigs; i++) st = multirun_begin(&sw.cfg[i], &sw.mr[i]);
     join(path, sizeof path, dir, "DONE");
     if (!st && unlink(path) != 0 && errno != ENOENT) st = bl_fail(BL_ERR_RUN, "%s: cannot remove", path);
@@ -752,15 +844,7 @@ Status sweep_start(const char *const *configs, int nconfigs, const char *dir, co
     if (!st && !o->slurm) {
         st = run_local(&sw, dir, o->threads, o->progress);
     } else if (!st) {
-        int *ids = malloc(sizeof *ids * (size_t)sw.ntasks), n = 0;
-        if (!ids) st = bl_fail(BL_ERR_RUN, "out of memory");
-        for (int t = 0; !st && t < sw.ntasks; t++) {
-            char why[128];
-            if (!task_finished(&sw, t, why, sizeof why)) ids[n++] = t;
-        }
-        if (!st && n < sw.ntasks) printf("%d task(s) finished earlier: not submitted\n", sw.ntasks - n);
-        if (!st) st = submit(&sw, ids, n, "", o->dry_run);
-        free(ids);
+        st = submit_remaining(&sw, dir, o->dry_run);
     }
     sweep_free(&sw);
     return st;
@@ -774,37 +858,7 @@ Status sweep_resume(const char *dir, const SweepOptions *o) {
         printf("sweep %s: resuming here (%d task(s); finished ones are skipped)\n", dir, sw.ntasks);
         st = run_local(&sw, dir, o->threads, o->progress);
     } else if (!st) {
-        const char *jobs[512];
-        int njobs = submission_jobs(&sw, jobs, 512);
-        char *states = njobs ? slurm_task_states(jobs, njobs) : NULL;
-        int *ids = malloc(sizeof *ids * (size_t)sw.ntasks), n = 0, live = 0;
-        char wait_for[4096] = "";
-        if (!ids) st = bl_fail(BL_ERR_RUN, "out of memory");
-        for (int t = 0; !st && t < sw.ntasks; t++) {
-            char detail[1600];
-            TaskState s = task_state(&sw, t, states ? states : "", detail, sizeof detail);
-            const char *job = NULL;
-            int index = 0;
-            if (s == T_DONE) continue;
-            int submitted = task_submission(&sw, t, &job, &index);
-            int queued = submitted && (s == T_RUNNING || (s == T_PENDING && strstr(detail, "Slurm job")));
-            if (!queued) {
-                ids[n++] = t;
-                continue;
-            }
-            live++;
-            char key[48], padded[4100];
-            snprintf(key, sizeof key, ":%s:", job);
-            snprintf(padded, sizeof padded, "%s:", wait_for); // ":12:" must not match inside ":123:"
-            if (!strstr(padded, key))
-                snprintf(wait_for + strlen(wait_for), sizeof wait_for - strlen(wait_for), ":%s", job);
-        }
-        free(states);
-        if (!st) printf("sweep %s: %d task(s) to submit, %d still queued or running (left alone)\n", dir, n, live);
-        if (!st && live && !n)
-            printf("nothing to resubmit; the aggregation already waits for the queued tasks\n");
-        else if (!st) st = submit(&sw, ids, n, wait_for, o->dry_run);
-        free(ids);
+        st = submit_remaining(&sw, dir, o->dry_run);
     }
     sweep_free(&sw);
     return st;
