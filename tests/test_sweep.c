@@ -209,7 +209,9 @@ static void test_slurm_same_as_local(void **state) {
     snprintf(slurm, sizeof slurm, "%s/slurm", g_tmp);
     snprintf(repro, sizeof repro, "%s/repro", g_tmp);
     tiny_config(cfg, "tiny");
-    assert_int_equal(sh(out, sizeof out, "%s sweep %s --out %s --threads 2", g_bin, cfg, local), 0);
+    // here: 2 tasks at a time as processes (--jobs), and in-process through `reproduce`
+    assert_int_equal(sh(out, sizeof out, "%s sweep %s --out %s --jobs 2", g_bin, cfg, local), 0);
+    assert_non_null(strstr(out, "4 task(s) run, 0 skipped (finished earlier), 0 failed"));
     assert_int_equal(sh(out, sizeof out, "%s reproduce %s --out %s --threads 2 --quiet", g_bin, cfg, repro), 0);
     // MaxArraySize = 3 here: 4 tasks are two arrays (0-2, and 0 with offset 3)
     int rc = sh(out, sizeof out, "%s sweep %s --out %s --slurm --cpus-per-task 1 --max-parallel 2 "

@@ -9,7 +9,7 @@
 #include "run/sweep.h"
 
 static void help(void) {
-    printf("usage: backdoorlab sweep CONFIG... --out DIR [--quick] [--threads N]\n"
+    printf("usage: backdoorlab sweep CONFIG... --out DIR [--quick] [--jobs J] [--threads N]\n"
            "       backdoorlab sweep CONFIG... --out DIR --slurm [--partition P] [--time T] [--cpus-per-task C]\n"
            "                         [--mem M] [--account A] [--max-parallel K] [--sbatch-arg ARG]... [--dry-run]\n"
            "       backdoorlab sweep --status DIR | --resume DIR [--dry-run] | --aggregate DIR\n\n"
@@ -29,7 +29,10 @@ static void help(void) {
            "  --dry-run         write the scripts and print the sbatch commands; submit nothing (`--resume DIR`\n"
            "                    submits them later)\n"
            "  --quick           first seed only, at most [paper] quick_epochs epochs (as reproduce --quick)\n"
-           "  --threads N       local runs: OpenMP threads (results are bit-identical for any N)\n"
+           "  --jobs J          local runs: J tasks at once, each its own process with its output in\n"
+           "                    DIR/logs/task-ID.out (default 1: one after another)\n"
+           "  --threads N       local runs: OpenMP threads per task (default: the config's; with --jobs, the\n"
+           "                    cores / J). Results are bit-identical for any N and J\n"
            "  --status DIR      done / running / failed / pending counts; failed tasks with their error and log\n"
            "  --resume DIR      run or submit only the unfinished tasks not still queued, then the aggregation;\n"
            "                    refuses when tasks.tsv or a config changed since the sweep was planned. The same\n"
@@ -49,7 +52,7 @@ int cmd_sweep(int argc, char **argv) {
         int more = i + 1 < argc;
         // the string options of sbatch, --opt VALUE or --opt=VALUE
         const char *const names[] = {"--partition", "--time", "--mem", "--account", "--out", "--status", "--resume",
-                                     "--aggregate", "--sbatch-arg", "--cpus-per-task", "--max-parallel", "--threads"};
+                                     "--aggregate", "--sbatch-arg", "--cpus-per-task", "--max-parallel", "--threads", "--jobs"};
         const char *value = NULL;
         int which = -1;
         for (int k = 0; k < (int)(sizeof names / sizeof names[0]) && which < 0; k++) {
@@ -96,6 +99,9 @@ int cmd_sweep(int argc, char **argv) {
         case 11:
             if ((o.threads = cli_parse_threads(value)) < 0) return 2;
             continue;
+        case 12:
+            if ((o.jobs = cli_parse_threads(value)) < 0) return 2;
+            continue;
         default: break;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -128,6 +134,10 @@ int cmd_sweep(int argc, char **argv) {
     if (resume) return cli_report(sweep_resume(resume, &o));
     if (!out) {
         fprintf(stderr, "backdoorlab sweep: missing --out DIR\n");
+        return 2;
+    }
+    if (o.jobs > 1 && o.slurm) {
+        fprintf(stderr, "backdoorlab sweep: --jobs runs tasks here; on Slurm, --max-parallel K limits them\n");
         return 2;
     }
     if (o.dry_run && !o.slurm) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -735,11 +736,108 @@ static Status submit_remaining(Sweep *sw, const char *dir, int dry_run) {
 
 // Run every unfinished task here, then aggregate. Continues past a failed task so that one bad run does not cost
 // the others; fails at the end naming them.
-static Status run_local(Sweep *sw, const char *dir, int threads, int progress) {
+// The result line of a finished task.
+static void print_task_line(const Sweep *sw, int t, const cJSON *m, double seconds) {
+    const Task *k = &sw->task[t];
+    char d[2300];
+    multirun_dir(&sw->mr[k->cfg], &sw->cfg[k->cfg], k->point, k->seed, d, sizeof d);
+    printf("[%d/%d] %s: CA %.2f%%, ASR %.2f%% (clean model: CA %.2f%%, ASR %.2f%%), %.1f s\n", t + 1, sw->ntasks, d,
+           100 * multirun_metric(m, "backdoored_model/ca"), 100 * multirun_metric(m, "backdoored_model/asr"),
+           100 * multirun_metric(m, "clean_model/ca"), 100 * multirun_metric(m, "clean_model/asr"), seconds);
+}
+
+// Start `backdoorlab sweep-task ABSDIR T --threads N` with its output in logs/task-T.out.
+static pid_t spawn_task(const Sweep *sw, const char *bin, const char *abs, int t, int threads) {
+    char id[16], th[16], log[2300];
+    snprintf(id, sizeof id, "%d", t);
+    snprintf(th, sizeof th, "%d", threads);
+    record_path(sw, t, "out", log, sizeof log);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        char *argv[] = {(char *)bin, "sweep-task", (char *)abs, id, "--threads", th, NULL};
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+// --jobs N: N tasks at a time, each its own `sweep-task` process (a crash costs one task, and processes scale
+// where threads on 2 cores give 1.5x). The same bytes as one after another: a run depends on its config alone.
+static Status run_parallel(Sweep *sw, int jobs, int threads, int *ran, int *skipped_n, int *failed, char *list,
+                           size_t list_n) {
+    char bin[PATH_MAX], abs[PATH_MAX], logs[2200];
+    if (!realpath("/proc/self/exe", bin) || !realpath(sw->out, abs))
+        return bl_fail(BL_ERR_RUN, "cannot resolve this program's or the sweep's path");
+    join(logs, sizeof logs, sw->out, "logs");
+    Status st = ensure_dir(logs);
+    if (st) return st;
+    if (threads <= 0) threads = bl_max_threads() / jobs > 0 ? bl_max_threads() / jobs : 1;
+    pid_t pid[64];
+    int task[64], running = 0, next = 0;
+    double start[64];
+    if (jobs > 64) jobs = 64;
+    while (next < sw->ntasks || running) {
+        while (running < jobs && next < sw->ntasks) {
+            int t = next++;
+            char why[128];
+            if (task_finished(sw, t, why, sizeof why)) {
+                (*skipped_n)++;
+                printf("[%d/%d] task %d: finished earlier, skipped\n", t + 1, sw->ntasks, t);
+                continue;
+            }
+            pid_t p = spawn_task(sw, bin, abs, t, threads);
+            if (p < 0) return bl_fail(BL_ERR_RUN, "fork: %s", strerror(errno));
+            pid[running] = p, task[running] = t, start[running] = bl_now();
+            running++;
+        }
+        if (!running) break;
+        int ws;
+        pid_t p = wait(&ws);
+        if (p < 0) {
+            if (errno == EINTR) continue;
+            return bl_fail(BL_ERR_RUN, "wait: %s", strerror(errno));
+        }
+        int slot = 0;
+        while (slot < running && pid[slot] != p) slot++;
+        if (slot == running) continue; // not ours
+        int t = task[slot];
+        double secs = bl_now() - start[slot];
+        pid[slot] = pid[running - 1], task[slot] = task[running - 1], start[slot] = start[running - 1];
+        running--;
+        const Task *k = &sw->task[t];
+        char d[2300], path[2400];
+        multirun_dir(&sw->mr[k->cfg], &sw->cfg[k->cfg], k->point, k->seed, d, sizeof d);
+        snprintf(path, sizeof path, "%s/metrics.json", d);
+        cJSON *m = WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? json_read_file(path) : NULL;
+        if (m) {
+            (*ran)++;
+            print_task_line(sw, t, m, secs);
+            cJSON_Delete(m);
+        } else {
+            char log[2300];
+            record_path(sw, t, "out", log, sizeof log);
+            fprintf(stderr, "backdoorlab sweep: task %d (%s) failed (%s %d); its output: %s\n", t, d,
+                    WIFEXITED(ws) ? "exit" : "signal", WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws), log);
+            if ((*failed)++ < 8)
+                snprintf(list + strlen(list), list_n - strlen(list), "%s%d", *failed > 1 ? ", " : "", t);
+        }
+        fflush(stdout);
+    }
+    return BL_OK;
+}
+
+static Status run_local(Sweep *sw, const char *dir, int jobs, int threads, int progress) {
     int failed = 0, ran = 0, skipped_n = 0;
     char list[512] = "";
     double t0 = bl_now();
-    for (int t = 0; t < sw->ntasks; t++) {
+    if (jobs > 1) {
+        Status st = run_parallel(sw, jobs, threads, &ran, &skipped_n, &failed, list, sizeof list);
+        if (st) return st;
+    }
+    for (int t = 0; jobs <= 1 && t < sw->ntasks; t++) {
         const Task *k = &sw->task[t];
         char d[2300];
         multirun_dir(&sw->mr[k->cfg], &sw->cfg[k->cfg], k->point, k->seed, d, sizeof d);
@@ -754,11 +852,7 @@ static Status run_local(Sweep *sw, const char *dir, int threads, int progress) {
             if (failed++ < 8) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", failed > 1 ? ", " : "", t);
         } else {
             ran++;
-            const cJSON *m = sw->mr[k->cfg].metrics[k->point][k->seed];
-            printf("[%d/%d] %s: CA %.2f%%, ASR %.2f%% (clean model: CA %.2f%%, ASR %.2f%%), %.1f s\n", t + 1,
-                   sw->ntasks, d, 100 * multirun_metric(m, "backdoored_model/ca"),
-                   100 * multirun_metric(m, "backdoored_model/asr"), 100 * multirun_metric(m, "clean_model/ca"),
-                   100 * multirun_metric(m, "clean_model/asr"), bl_now() - t1);
+            print_task_line(sw, t, sw->mr[k->cfg].metrics[k->point][k->seed], bl_now() - t1);
         }
         fflush(stdout);
     }
@@ -842,7 +936,7 @@ Status sweep_start(const char *const *configs, int nconfigs, const char *dir, co
     if (!st)
         printf("sweep %s: %d config(s), %d task(s) (%s/tasks.tsv)\n", dir, sw.nconfigs, sw.ntasks, dir);
     if (!st && !o->slurm) {
-        st = run_local(&sw, dir, o->threads, o->progress);
+        st = run_local(&sw, dir, o->jobs, o->threads, o->progress);
     } else if (!st) {
         st = submit_remaining(&sw, dir, o->dry_run);
     }
@@ -856,7 +950,7 @@ Status sweep_resume(const char *dir, const SweepOptions *o) {
     int slurm = !st && !strcmp(jstr(sw.json, "mode") ? jstr(sw.json, "mode") : "", "slurm");
     if (!st && !slurm) {
         printf("sweep %s: resuming here (%d task(s); finished ones are skipped)\n", dir, sw.ntasks);
-        st = run_local(&sw, dir, o->threads, o->progress);
+        st = run_local(&sw, dir, o->jobs, o->threads, o->progress);
     } else if (!st) {
         st = submit_remaining(&sw, dir, o->dry_run);
     }

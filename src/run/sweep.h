@@ -25,7 +25,9 @@
 
 typedef struct {
     int quick;           // first seed only, at most [paper] quick_epochs epochs (as `reproduce --quick`)
-    int threads;         // local runs: > 0 overrides the configs' threads
+    int threads;         // local runs: > 0 overrides the configs' threads (with jobs > 1: per task, default
+                         // the cores / jobs)
+    int jobs;            // local runs: tasks at once, each its own process (<= 1: one after another, in-process)
     int progress;        // local runs: progress bars (TTY)
     int slurm;           // hand the tasks to Slurm instead of running them here
     int dry_run;         // --slurm: write the scripts, print the sbatch commands, submit nothing
@@ -52,7 +54,7 @@ Status sweep_status(const char *dir);
 
 // `backdoorlab sweep --resume DIR`: run (or submit, for a Slurm sweep) only the tasks that are not finished and
 // not queued, then the aggregation. Refuses when tasks.tsv or a config changed since the sweep was planned.
-// o: only dry_run, threads and progress are taken; the rest comes from sweep.json.
+// o: only dry_run, jobs, threads and progress are taken; the rest comes from sweep.json.
 Status sweep_resume(const char *dir, const SweepOptions *o);
 
 #endif
