@@ -10,6 +10,7 @@ PKGS="$PKGS python3-jsonschema libxml2-utils" # scan report validation (scripts/
 PKGS="$PKGS clang libfuzzer-14-dev" # loader fuzzing: make fuzz, and the replay in make test (tests/fuzz/)
 PKGS="$PKGS python3-numpy python3-torch" # export checks and the Python reference defences (tests/test_external.c)
 PKGS="$PKGS slurm-wlm munge" # sweeps on a real single-node Slurm (scripts/slurm-local.sh, tests/test_sweep.c)
+PKGS="$PKGS chromium tidy" # report.html checks in a real browser (tests/test_run_report.c)
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

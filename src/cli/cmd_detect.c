@@ -14,6 +14,7 @@
 #include "defense/evaluate.h"
 #include "io/results.h"
 #include "run/experiment.h"
+#include "run/run_report.h"
 
 #define DETECT_MAX_SETTINGS 64
 
@@ -258,6 +259,7 @@ static Status detect_run(const char *run, const DetectOpts *o, cJSON **model_sum
         if (!st && model_sum) *model_sum = cJSON_Duplicate(sum, 1);
         cJSON_Delete(sum);
     }
+    if (!st) st = run_report_write(lr->dir); // the run's report.html, now with this defence
     experiment_loaded_free(lr);
     free(lr);
     return st;

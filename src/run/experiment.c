@@ -19,6 +19,7 @@
 #include "data/manifest.h"
 #include "defense/evaluate.h"
 #include "run/defenses.h"
+#include "run/run_report.h"
 #include "data/load.h"
 #include "data/pngdir.h"
 #include "attack/text/export.h"
@@ -665,12 +666,14 @@ Status experiment_run(const ExperimentOptions *opt) {
     manifest_set_end(manifest);
     path_join(path, sizeof path, r.dir, "manifest.json");
     if ((st = json_write_atomic(path, manifest))) goto done_metrics;
+    if ((st = run_report_write(r.dir))) goto done_metrics; // report.html is part of the run: before DONE
     if ((st = write_done_marker(r.dir))) goto done_metrics;
     if (!opt->quiet)
         print_summary(&r, have_clean ? &mclean : NULL, have_bd ? &mbd : NULL, bl_now() - t_start);
     // What follows a finished run (the supply-chain scenario) reloads it, so it needs DONE written first.
-    if (opt->mode == EXP_RUN && have_bd && opt->after_done)
-        st = opt->after_done(opt->after_ctx, r.dir, &r.cfg, r.threads, opt->quiet);
+    if (opt->mode == EXP_RUN && have_bd && opt->after_done &&
+        !(st = opt->after_done(opt->after_ctx, r.dir, &r.cfg, r.threads, opt->quiet)))
+        st = run_report_write(r.dir); // again, now with what after_done added (supply-chain/)
 
 done_metrics:
     if (have_clean) metrics_free(&mclean);
