@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +15,12 @@
 #include <cjson/cJSON.h>
 
 #include "defense/defense.h"
+#include "io/html.h"
 #include "io/modelfile.h"
 #include "io/plot.h"
 #include "io/results.h"
 
 #define RR_MAX_TEXT (16L << 20)  // largest text or JSON file read (a page is for people: bigger is not shown)
-#define RR_MAX_IMAGE (16L << 20) // largest image embedded
 #define RR_PATH 4400
 
 typedef struct {
@@ -52,29 +51,13 @@ static void note_missing(Page *P, const char *rel) {
     snprintf(P->missing + u, sizeof P->missing - u, "%s%s", u ? ", " : "", rel);
 }
 
-// Text for HTML: & < > " ' escaped, control bytes (other than tab and newline) shown as '?'.
-static void esc_n(FILE *f, const char *s, size_t n) {
-    for (size_t i = 0; i < n && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(c < 32 && c != '\n' && c != '\t' ? '?' : c, f);
-        }
-    }
-}
-static void esc(FILE *f, const char *s) { esc_n(f, s ? s : "", SIZE_MAX); }
-
 // A "missing or unreadable" paragraph naming the file and what the page lacks because of it.
 static void say_missing(Page *P, const char *rel, const char *what) {
     note_missing(P, rel);
     fputs("<p class=\"missing\">", P->f);
-    esc(P->f, rel);
+    html_esc(P->f, rel);
     fputs(" is missing or unreadable in this run folder: ", P->f);
-    esc(P->f, what);
+    html_esc(P->f, what);
     fputs("</p>\n", P->f);
 }
 
@@ -99,35 +82,21 @@ static const cJSON *json_at(const cJSON *root, const char *path) {
     return o;
 }
 
-typedef enum { FMT_PCT, FMT_INT, FMT_NUM } NumFmt;
+#define FMT_PCT HTML_PCT
+#define FMT_INT HTML_INT
+#define FMT_NUM HTML_NUM
 
 // One number from metrics.json, tagged with its path and exact value (the page's contract with its test).
-// FMT_PCT: a proportion shown as a percentage, 2 decimals.
-static void metric_span(Page *P, const char *path, NumFmt fmt) {
+static void metric_span(Page *P, const char *path, HtmlFmt fmt) {
     const cJSON *v = json_at(P->metrics, path);
-    if (!cJSON_IsNumber(v)) {
-        fputs("<span class=\"na\">n/a</span>", P->f);
-        return;
-    }
-    double x = v->valuedouble;
-    fprintf(P->f, "<span data-metric=\"");
-    esc(P->f, path);
-    fprintf(P->f, "\" data-value=\"%.17g\">", x);
-    if (fmt == FMT_PCT) fprintf(P->f, "%.2f%%", 100 * x);
-    else if (fmt == FMT_INT) fprintf(P->f, "%.0f", x);
-    else fprintf(P->f, "%.4g", x);
-    fputs("</span>", P->f);
+    html_num(P->f, path, cJSON_IsNumber(v) ? v->valuedouble : NAN, fmt);
 }
 
 // The parts of a section: a heading, the content beside a plain-language note for a student.
 static void sec_begin(Page *P, const char *id, const char *title, const char *explain) {
-    fprintf(P->f, "<section id=\"%s\">\n<h2>", id);
-    esc(P->f, title);
-    fputs("</h2>\n<div class=\"row\">\n<aside class=\"explain\"><p>", P->f);
-    fputs(explain, P->f); // static text from this file (may hold markup)
-    fputs("</p></aside>\n<div class=\"body\">\n", P->f);
+    html_sec_begin(P->f, id, title, explain);
 }
-static void sec_end(Page *P) { fputs("</div>\n</div>\n</section>\n", P->f); }
+static void sec_end(Page *P) { html_sec_end(P->f); }
 
 // ---- CSV through libcsv ----
 
@@ -192,37 +161,13 @@ static const char *csv_get(const Csv *c, int r, int k) {
 
 // ---- images ----
 
-// <img> with the file's bytes as a data: URI (PNG or SVG, checked by their first bytes). 1 when embedded.
+// <img> with the file's bytes as a data: URI (io/html.h); a missing file is noted for the Files section.
 static int embed_image(Page *P, const char *rel, const char *alt, const char *cls) {
     char p[RR_PATH];
     path_in(p, sizeof p, P->dir, rel);
-    size_t n = 0;
-    unsigned char *b = (unsigned char *)read_file_bytes(p, RR_MAX_IMAGE, &n);
-    const char *mime = NULL;
-    if (b && n > 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) mime = "image/png";
-    else if (b && n > 5 && (strstr((char *)b, "<svg") != NULL)) mime = "image/svg+xml";
-    if (!mime) {
-        fputs("<p class=\"missing\">", P->f);
-        esc(P->f, rel);
-        fputs(b ? " is not a PNG or SVG image: not shown.</p>\n" : " is missing or unreadable: not shown.</p>\n", P->f);
-        if (!b) note_missing(P, rel);
-        free(b);
-        return 0;
-    }
-    size_t m = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *s = malloc(m);
-    if (!s) {
-        free(b);
-        fputs("<p class=\"missing\">out of memory embedding an image.</p>\n", P->f);
-        return 0;
-    }
-    sodium_bin2base64(s, m, b, n, sodium_base64_VARIANT_ORIGINAL);
-    fprintf(P->f, "<img class=\"%s\" alt=\"", cls);
-    esc(P->f, alt);
-    fprintf(P->f, "\" src=\"data:%s;base64,%s\">\n", mime, s);
-    free(s);
-    free(b);
-    return 1;
+    int rc = html_embed_image(P->f, p, rel, alt, cls);
+    if (rc == 0) note_missing(P, rel);
+    return rc == 1;
 }
 
 // ---- sections ----
@@ -244,7 +189,7 @@ static void section_setup(Page *P) {
         fputs("<table class=\"kv\">\n<tr><th>seed</th><td>", P->f);
         const cJSON *seed = cJSON_GetObjectItemCaseSensitive(m, "seed");
         if (cJSON_IsNumber(seed)) fprintf(P->f, "%.0f", seed->valuedouble);
-        else esc(P->f, cJSON_IsString(seed) ? seed->valuestring : "unknown");
+        else html_esc(P->f, cJSON_IsString(seed) ? seed->valuestring : "unknown");
         fputs("</td></tr>\n", P->f);
         const cJSON *th = cJSON_GetObjectItemCaseSensitive(m, "threads");
         if (cJSON_IsNumber(th)) fprintf(P->f, "<tr><th>threads</th><td>%.0f</td></tr>\n", th->valuedouble);
@@ -252,7 +197,7 @@ static void section_setup(Page *P) {
             const char *v = jstr(m, rows[i].key);
             if (!v) continue;
             fprintf(P->f, "<tr><th>%s</th><td><code>", rows[i].label);
-            esc(P->f, v);
+            html_esc(P->f, v);
             fputs("</code></td></tr>\n", P->f);
         }
         fputs("</table>\n", P->f);
@@ -268,12 +213,12 @@ static void section_setup(Page *P) {
             fputs(k ? " Model: <code>" : "Dataset: <code>", P->f);
             if (line) {
                 line += strlen(keys[k]) + 4;
-                esc_n(P->f, line, strcspn(line, "\n"));
+                html_esc_n(P->f, line, strcspn(line, "\n"));
             } else fputs("(not in the config)", P->f);
             fputs("</code>.", P->f);
         }
         fputs("</p>\n<details open><summary>config.resolved.ini</summary>\n<pre>", P->f);
-        esc(P->f, cfg);
+        html_esc(P->f, cfg);
         fputs("</pre>\n</details>\n", P->f);
         free(cfg);
     }
@@ -288,7 +233,7 @@ static void text_samples(Page *P, const char *md) {
         size_t n = strcspn(s, "\n");
         if (!strncmp(s, "## ", 3)) {
             fputs("<h3>", P->f);
-            esc_n(P->f, s + 3, n - 3);
+            html_esc_n(P->f, s + 3, n - 3);
             fputs("</h3>\n", P->f);
         } else if (n) {
             int trig = !strncmp(s, "triggered: ", 11), clean = !strncmp(s, "clean: ", 7);
@@ -302,17 +247,17 @@ static void text_samples(Page *P, const char *md) {
                 const char *b = strstr(q, "**"), *u = strstr(q, "_(unseen)_");
                 const char *b2 = b && b < e ? strstr(b + 2, "**") : NULL;
                 if (b && b2 && b2 < e && (!u || b < u)) { // **word**: an inserted word
-                    esc_n(P->f, q, (size_t)(b - q));
+                    html_esc_n(P->f, q, (size_t)(b - q));
                     fputs("<mark>", P->f);
-                    esc_n(P->f, b + 2, (size_t)(b2 - b - 2));
+                    html_esc_n(P->f, b + 2, (size_t)(b2 - b - 2));
                     fputs("</mark>", P->f);
                     q = b2 + 2;
                 } else if (u && u < e) { // beyond what the model reads
-                    esc_n(P->f, q, (size_t)(u - q));
+                    html_esc_n(P->f, q, (size_t)(u - q));
                     fputs("<em class=\"unseen\">(unseen)</em>", P->f);
                     q = u + 10;
                 } else {
-                    esc_n(P->f, q, (size_t)(e - q));
+                    html_esc_n(P->f, q, (size_t)(e - q));
                     q = e;
                 }
             }
@@ -348,7 +293,7 @@ static void records_samples(Page *P, const char *text, size_t len) {
           P->f);
     for (int i = 0; i < no; i++) {
         fputs("<th>", P->f);
-        esc(P->f, csv_get(&c, 0, order[i]));
+        html_esc(P->f, csv_get(&c, 0, order[i]));
         fputs("</th>", P->f);
     }
     fputs("</tr>\n", P->f);
@@ -360,7 +305,7 @@ static void records_samples(Page *P, const char *text, size_t len) {
             size_t n = strlen(v);
             int changed = order[i] >= 3 && n && v[n - 1] == '*';
             fputs(changed ? "<td><mark>" : "<td>", P->f);
-            esc_n(P->f, v, changed ? n - 1 : n);
+            html_esc_n(P->f, v, changed ? n - 1 : n);
             fputs(changed ? "</mark></td>" : "</td>", P->f);
         }
         fputs("</tr>\n", P->f);
@@ -515,7 +460,7 @@ static void section_curves(Page *P) {
         } else {
             fputs("<p class=\"missing\">The figure needs gnuplot (Debian package gnuplot-nox) and was not drawn: ",
                   P->f);
-            esc(P->f, note);
+            html_esc(P->f, note);
             fputs(" The numbers are in the table below.</p>\n", P->f);
         }
         fputs("<details><summary>the figures per epoch (epochs.csv)</summary>\n<table class=\"grid\">\n"
@@ -526,7 +471,7 @@ static void section_curves(Page *P) {
             fputs("<tr>", P->f);
             for (int k = 0; k < 6; k++) { // the timing columns vary between identical runs: left out
                 fputs("<td>", P->f);
-                esc(P->f, csv_get(&c, r, k));
+                html_esc(P->f, csv_get(&c, r, k));
                 fputs("</td>", P->f);
             }
             fputs("</tr>\n", P->f);
@@ -670,12 +615,12 @@ static void json_rows(Page *P, const cJSON *o, const char *mpath, const char *sh
             continue;
         }
         fputs("<tr><th>", P->f);
-        esc(P->f, subshown);
+        html_esc(P->f, subshown);
         fputs("</th><td>", P->f);
         if (cJSON_IsNumber(it)) {
             if (mpath) metric_span(P, sub, FMT_NUM);
             else fprintf(P->f, "%.4g", it->valuedouble);
-        } else if (cJSON_IsString(it)) esc(P->f, it->valuestring);
+        } else if (cJSON_IsString(it)) html_esc(P->f, it->valuestring);
         else if (cJSON_IsBool(it)) fputs(cJSON_IsTrue(it) ? "true" : "false", P->f);
         else fputs("null", P->f);
         fputs("</td></tr>\n", P->f);
@@ -703,7 +648,7 @@ static int embed_folder_images(Page *P, const char *rel, int depth) {
                 fputs("<figure>\n", P->f);
                 shown += embed_image(P, sub, sub, "plot");
                 fputs("<figcaption><code>", P->f);
-                esc(P->f, sub);
+                html_esc(P->f, sub);
                 fputs("</code></figcaption>\n</figure>\n", P->f);
             } else if (pass == 1 && depth > 0 && !is_image_name(nm)) {
                 struct stat sb;
@@ -748,7 +693,7 @@ static void section_defenses(Page *P) {
         if (nm[0] == '.' || stat(full, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
         shown++;
         fputs("<h3>", P->f);
-        esc(P->f, nm);
+        html_esc(P->f, nm);
         fputs("</h3>\n", P->f);
         snprintf(rel, sizeof rel, "defense/%s/summary.json", nm);
         path_in(full, sizeof full, P->dir, rel);
@@ -756,7 +701,7 @@ static void section_defenses(Page *P) {
         const DefenseOps *ops = defense_find(sum && jstr(sum, "defense") ? jstr(sum, "defense") : nm);
         if (ops) {
             fputs("<p>", P->f);
-            esc(P->f, ops->summary);
+            html_esc(P->f, ops->summary);
             fputs(". ", P->f);
             fputs(level_explain(ops->level), P->f);
             fputs("</p>\n", P->f);
@@ -791,18 +736,18 @@ static void model_card(Page *P, const char *file, const char *manifest_key) {
     char full[RR_PATH];
     path_in(full, sizeof full, P->dir, file);
     fputs("<h3>", P->f);
-    esc(P->f, file);
+    html_esc(P->f, file);
     fputs("</h3>\n", P->f);
     BdmModel m;
     if (bdm_read(full, &m)) {
         fputs("<p class=\"warn\">Refused when read: ", P->f);
-        esc(P->f, bl_errmsg());
+        html_esc(P->f, bl_errmsg());
         fputs("</p>\n", P->f);
         return;
     }
     const char *want = jstr(P->manifest, manifest_key);
     fputs("<table class=\"kv\">\n<tr><th>content SHA-256 (identity)</th><td><code>", P->f);
-    esc(P->f, m.sha256_hex);
+    html_esc(P->f, m.sha256_hex);
     fputs("</code>", P->f);
     if (want)
         fputs(!strcmp(want, m.sha256_hex) ? " <span class=\"ok\">= manifest.json</span>"
@@ -814,16 +759,16 @@ static void model_card(Page *P, const char *file, const char *manifest_key) {
         fputs("<span class=\"ok\">signed</span> (Ed25519, valid for the key in the file), signer fingerprint "
               "<code>",
               P->f);
-        esc(P->f, m.signer_fingerprint);
+        html_esc(P->f, m.signer_fingerprint);
         fputs("</code></td></tr>\n", P->f);
     } else
         fputs("unsigned (<code>backdoorlab sign --model M --key KEY.secret</code> signs it)</td></tr>\n", P->f);
     fprintf(P->f, "<tr><th>network</th><td><code>");
-    esc(P->f, m.desc);
+    html_esc(P->f, m.desc);
     fputs("</code></td></tr>\n</table>\n<details><summary>provenance recorded in the file</summary>\n<pre>", P->f);
     for (const char *s = m.provenance; *s;) { // long lines (a text model's vocabulary) cut
         size_t n = strcspn(s, "\n");
-        esc_n(P->f, s, n < 160 ? n : 160);
+        html_esc_n(P->f, s, n < 160 ? n : 160);
         if (n > 160) fprintf(P->f, " … (%zu more characters)", n - 160);
         fputc('\n', P->f);
         s += n + (s[n] != 0);
@@ -866,7 +811,7 @@ static void section_provenance(Page *P) {
         if (nar) {
             fputs("<details open><summary>what happened (supply-chain/narrative.md)</summary>\n<pre class=\"wrap\">",
                   P->f);
-            esc(P->f, nar);
+            html_esc(P->f, nar);
             fputs("</pre>\n</details>\n", P->f);
             free(nar);
         }
@@ -890,30 +835,12 @@ static void section_files(Page *P) {
     fputs("</ul>\n", P->f);
     if (P->missing[0]) {
         fputs("<p class=\"missing\">Missing or unreadable: ", P->f);
-        esc(P->f, P->missing);
+        html_esc(P->f, P->missing);
         fputs(". The parts of this page that need them say so.</p>\n", P->f);
     } else
         fputs("<p>Every file the page needs was found.</p>\n", P->f);
     sec_end(P);
 }
-
-static const char g_css[] =
-    "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:0 auto;max-width:1250px;padding:1em 2em;"
-    "color:#222;line-height:1.45}\n"
-    "h1{margin-bottom:.2em}h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\n"
-    ".row{display:flex;gap:1.5em;align-items:flex-start}.body{flex:1;min-width:0}\n"
-    ".explain{flex:0 0 260px;background:#f3f6fa;border-left:4px solid #6a9fd4;padding:.2em .9em;font-size:.92em}\n"
-    "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;"
-    "vertical-align:top}\n"
-    "table.grid td{text-align:right}table.kv th{background:#f6f6f6;font-weight:normal;white-space:nowrap}\n"
-    "table.metrics td{min-width:13em}.scroll{overflow-x:auto;max-width:100%}\n"
-    "tr.triggered{background:#fff6f0}mark{background:#ffd54f;padding:0 .15em;font-weight:bold}\n"
-    "img.samples{image-rendering:pixelated;max-width:100%}img.plot{max-width:100%;border:1px solid #ddd}\n"
-    "figure{margin:.8em 0}figcaption{font-size:.9em;color:#555}\n"
-    "pre{background:#f8f8f8;padding:.6em;overflow-x:auto;font-size:.88em}pre.wrap{white-space:pre-wrap}\n"
-    ".missing{color:#8a4b00}.warn{color:#b00020}.ok{color:#1b7a1b}.na{color:#888}\n"
-    ".msg{font-family:'DejaVu Sans Mono',monospace;font-size:.9em}.msg.triggered{background:#fff6f0}\n"
-    "code{font-size:.92em}\n";
 
 Status run_report_write(const char *run_dir) {
     Page P = {.dir = run_dir};
@@ -925,11 +852,11 @@ Status run_report_write(const char *run_dir) {
     path_in(path, sizeof path, run_dir, "manifest.json");
     P.manifest = json_read_file(path);
     const char *name = jstr(P.manifest, "experiment");
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>backdoorlab run: ", P.f);
-    esc(P.f, name ? name : "report");
-    fprintf(P.f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>backdoorlab run: ", g_css);
-    esc(P.f, name ? name : "(no manifest.json)");
-    fputs("</h1>\n<p>One page for one run: what was trained, on what, how well the backdoor worked, what the "
+    char title[300], heading[300];
+    snprintf(title, sizeof title, "backdoorlab run: %s", name ? name : "report");
+    snprintf(heading, sizeof heading, "backdoorlab run: %s", name ? name : "(no manifest.json)");
+    html_page_begin(P.f, title, heading);
+    fputs("<p>One page for one run: what was trained, on what, how well the backdoor worked, what the "
           "defences saw, and where the models came from. Made by <code>backdoorlab</code> from the files in "
           "the run folder; nothing here is loaded from the network.</p>\n"
           "<nav><a href=\"#setup\">Setup</a> · <a href=\"#data\">Data</a> · <a href=\"#curves\">Training "
@@ -943,7 +870,7 @@ Status run_report_write(const char *run_dir) {
     section_defenses(&P);
     section_provenance(&P);
     section_files(&P);
-    fputs("</body>\n</html>\n", P.f);
+    html_page_end(P.f);
     int bad = ferror(P.f);
     fclose(P.f);
     cJSON_Delete(P.metrics);
