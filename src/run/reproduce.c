@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "io/config.h"
+#include "io/html.h"
 #include "io/results.h"
 #include "run/multirun.h"
 
@@ -98,9 +99,129 @@ static void csv_field(FILE *f, const char *s) {
 
 typedef struct {
     FILE *md, *csv;   // README.md and claims.csv being written (memory streams)
+    FILE *html;       // report.html being written (memory stream)
     cJSON *papers;    // summary.json "papers"
     const char *out;  // the output folder
 } ReportFiles;
+
+static const char *verdict_class(ClaimVerdict v) {
+    return v == VERDICT_WITHIN ? "within" : v == VERDICT_OUTSIDE ? "outside" : v == VERDICT_MISSING ? "missing" : "none";
+}
+
+// report.html's section of one paper: the setup line, then the claims table head. Numbers are tagged with their
+// path in summary.json (papers/I/...), the page's contract with its test.
+static void html_paper_begin(FILE *f, int pi, const ExperimentConfig *cfg, const MultiRun *mr, int epochs) {
+    char id[32], path[64];
+    snprintf(id, sizeof id, "paper-%d", pi);
+    html_sec_begin(f, id, cfg->experiment.name,
+                   "Each row is one number the paper reports, beside ours: the mean &plusmn; standard deviation over "
+                   "the seeds we ran (every seed is listed). A two-sided claim is <em>within</em> when our mean is "
+                   "no further from the paper's number than the tolerance; a one-sided claim (&gt; 2) must hold for "
+                   "every seed. <em>verified</em> claims were read in the paper and are pass/fail; <em>reported, "
+                   "unverified</em> ones are expectations. A <em>missing</em> number means a run did not record it.");
+    fputs("<p><strong>Paper:</strong> ", f);
+    html_esc(f, cfg->paper.reference);
+    fputs("</p>\n<p><strong>Our setup:</strong> <code>", f);
+    html_esc(f, cfg->model.layers);
+    fputs("</code> on <code>", f);
+    html_esc(f, cfg->data.dataset);
+    fprintf(f, "</code>, %d epoch%s (%s), ", epochs, epochs == 1 ? "" : "s", config_optimizer_name(cfg->train.optimizer));
+    snprintf(path, sizeof path, "papers/%d/seeds", pi);
+    html_num(f, path, mr->nseeds, HTML_INT);
+    fputs(mr->nseeds == 1 ? " seed" : " seeds", f);
+    if (cfg->sweep.enabled) {
+        fputs(", sweep over <code>", f);
+        html_esc(f, cfg->sweep.key);
+        fputs("</code>", f);
+    }
+    fputs(".</p>\n", f);
+    if (cfg->paper.differences[0]) {
+        fputs("<p><strong>How it differs from the paper:</strong> ", f);
+        html_esc(f, cfg->paper.differences);
+        fputs(".</p>\n", f);
+    }
+    fputs("<div class=\"scroll\"><table class=\"claims\">\n<tr><th>claim</th><th>paper</th><th>ours (mean &plusmn; "
+          "sd)</th><th>per seed</th><th>seeds</th><th>tolerance</th><th>verdict</th><th>source and note</th></tr>\n",
+          f);
+}
+
+// One row of the claims table (claim cj of paper pi; x: our n values in the claim's unit).
+static void html_claim_row(FILE *f, int pi, int ci, const PaperClaim *c, const char *paper, const double *x, int n,
+                           double mean, double sd, double tol, int quick, ClaimVerdict v) {
+    char path[96];
+    const char *unit = c->percent ? "%" : "";
+    fputs("<tr><td><strong>", f);
+    html_esc(f, c->id);
+    fputs("</strong>: <code>", f);
+    html_esc(f, c->metric);
+    fputs("</code>", f);
+    if (c->at[0]) {
+        fputs(" @ ", f);
+        html_esc(f, c->at);
+    }
+    fputs("</td><td>", f);
+    html_esc(f, paper);
+    fputs("</td><td>", f);
+    if (isfinite(mean)) {
+        snprintf(path, sizeof path, "papers/%d/claims/%d/mean", pi, ci);
+        html_num(f, path, mean, HTML_FIX2);
+        fputs(unit, f);
+        if (n > 1 && isfinite(sd)) {
+            fputs(" &plusmn; ", f);
+            snprintf(path, sizeof path, "papers/%d/claims/%d/sd", pi, ci);
+            html_num(f, path, sd, HTML_FIX2);
+            fputs(unit, f);
+        }
+    } else fputs("<span class=\"missing\">missing</span>", f);
+    fputs("</td><td>", f);
+    for (int k = 0; k < n; k++) {
+        if (k) fputs(", ", f);
+        snprintf(path, sizeof path, "papers/%d/claims/%d/ours/%d", pi, ci, k);
+        html_num(f, path, x[k], HTML_FIX2);
+    }
+    fprintf(f, "</td><td>%d</td><td>", n);
+    if (tol >= 0) {
+        snprintf(path, sizeof path, "papers/%d/claims/%d/tolerance", pi, ci);
+        html_num(f, path, tol, HTML_NUM);
+        fprintf(f, "%s%s", c->percent ? " pt" : "", quick ? " (quick)" : "");
+    } else fputs("&ndash; (shown only)", f);
+    fprintf(f, "</td><td class=\"verdict-%s\">%s%s</td><td>", verdict_class(v),
+            v == VERDICT_NONE ? "shown only" : paper_verdict_name(v),
+            v == VERDICT_NONE ? "" : c->verified ? " (verified)" : " (reported, unverified)");
+    html_esc(f, c->source);
+    if (c->note[0]) {
+        fputs("<br><small>", f);
+        html_esc(f, c->note);
+        fputs("</small>", f);
+    }
+    fputs("</td></tr>\n", f);
+}
+
+// The paper's run folders, each linked to its own report.html (relative links: OUT moves as one).
+static void html_paper_runs(FILE *f, const char *out, const ExperimentConfig *cfg, const MultiRun *mr) {
+    fputs("<h3>The runs</h3>\n<ul>\n", f);
+    for (int p = 0; p < mr->npoints; p++)
+        for (int s = 0; s < mr->nseeds; s++) {
+            char dir[2400], page[2600];
+            multirun_dir(mr, cfg, p, s, dir, sizeof dir);
+            const char *rel = dir + strlen(out) + (dir[strlen(out)] == '/');
+            snprintf(page, sizeof page, "%s/report.html", dir);
+            fputs("<li>", f);
+            if (file_exists(page)) {
+                fputs("<a href=\"", f);
+                html_esc(f, rel);
+                fputs("/report.html\">", f);
+                html_esc(f, rel);
+                fputs("</a>", f);
+            } else {
+                fputs("<code>", f);
+                html_esc(f, rel);
+                fputs("</code> (it has no report.html: made by an older backdoorlab)", f);
+            }
+            fputs("</li>\n", f);
+        }
+    fputs("</ul>\n", f);
+}
 
 // One paper's section of the README, its CSV rows and JSON, and the tally.
 static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const MultiRun *mr, const ReproduceOptions *o,
@@ -121,6 +242,8 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
     }
     fprintf(md, "\n| claim | paper | ours (mean ± sd) | tolerance | verdict | source | note |\n"
                 "|---|---|---|---|---|---|---|\n");
+    const int pi = cJSON_GetArraySize(rf->papers);
+    html_paper_begin(rf->html, pi, cfg, mr, epochs);
     cJSON *pj = cJSON_CreateObject();
     cJSON_AddItemToArray(rf->papers, pj);
     cJSON_AddStringToObject(pj, "name", cfg->experiment.name);
@@ -176,7 +299,9 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
         cJSON_AddBoolToObject(cj, "verified", c->verified);
         cJSON_AddStringToObject(cj, "verdict", paper_verdict_name(v));
         cJSON_AddStringToObject(cj, "source", c->source);
+        html_claim_row(rf->html, pi, i, c, paper, x, n, mean, sd, tol, o->quick, v);
     }
+    fputs("</table></div>\n", rf->html);
     // Plots: the sweep (multirun) and whatever the first seed's defences drew, copied to OUT/plots/ so the report
     // and its figures can be kept (or committed) without the run folders and their models.
     char first[2400], src[2600];
@@ -194,9 +319,23 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
         if (k < 0) snprintf(caption, sizeof caption, "ASR and CA against %s", cfg->sweep.key);
         else snprintf(caption, sizeof caption, "%s (seed %llu)", run_plots[k][1], (unsigned long long)mr->seed[0]);
         fprintf(md, "%s![%s](plots/%s)\n", any ? "" : "\n", caption, name);
+        char label[320];
+        snprintf(label, sizeof label, "plots/%s", name);
+        fputs("<figure>\n", rf->html);
+        html_embed_image(rf->html, dst, label, caption, "plot");
+        fputs("<figcaption>", rf->html);
+        html_esc(rf->html, caption);
+        fputs(" (<code>", rf->html);
+        html_esc(rf->html, label);
+        fputs("</code>)</figcaption>\n</figure>\n", rf->html);
         any = 1;
     }
+    if (!any)
+        fputs("<p>No figures: the runs drew none (no sweep and no STRIP, Neural Cleanse or fine-pruning defence), or "
+              "gnuplot was missing.</p>\n", rf->html);
     fputc('\n', md);
+    html_paper_runs(rf->html, rf->out, cfg, mr);
+    html_sec_end(rf->html);
 }
 
 Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOptions *o, ReproduceTally *tally) {
@@ -222,11 +361,12 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
                              configs[j], configs[i], cfgs[i].experiment.name);
     }
     ReportFiles rf = {.out = out, .papers = cJSON_CreateArray()};
-    char *md_buf = NULL, *csv_buf = NULL;
-    size_t md_n = 0, csv_n = 0;
+    char *md_buf = NULL, *csv_buf = NULL, *html_buf = NULL;
+    size_t md_n = 0, csv_n = 0, html_n = 0;
     rf.md = open_memstream(&md_buf, &md_n);
     rf.csv = open_memstream(&csv_buf, &csv_n);
-    if (!st && (!rf.md || !rf.csv || !rf.papers)) st = bl_fail(BL_ERR_RUN, "out of memory");
+    rf.html = open_memstream(&html_buf, &html_n);
+    if (!st && (!rf.md || !rf.csv || !rf.html || !rf.papers)) st = bl_fail(BL_ERR_RUN, "out of memory");
     if (!st) st = ensure_dir(out);
     char rev[64], when[32];
     bl_git_revision(rev, sizeof rev);
@@ -244,6 +384,16 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
                                  "that trained it)"
                                : "");
         fprintf(rf.csv, "paper,claim,metric,at,paper_value,ours_mean,ours_sd,seeds,tolerance,status,verdict,source\n");
+        html_page_begin(rf.html, "backdoorlab: paper reproductions",
+                        o->quick ? "Paper reproductions (quick: first seed, fewer epochs)" : "Paper reproductions");
+        fputs("<p>Each table puts the numbers a paper reports beside ours, with a verdict, the figures the runs drew and "
+              "links to each run's own page. Our data is usually not the paper's: each table says how the setup "
+              "differs. Made by <code>backdoorlab reproduce", rf.html);
+        fputs(o->quick ? " --quick" : "", rf.html);
+        fputs("</code> at code revision <code>", rf.html);
+        html_esc(rf.html, rev);
+        fputs("</code> from the files in this folder (<code>summary.json</code> holds every number shown here); "
+              "nothing is loaded from the network.</p>\n", rf.html);
     }
     for (int i = 0; i < nconfigs && !st; i++) {
         ExperimentConfig *cfg = &cfgs[i];
@@ -269,6 +419,29 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
     }
     if (rf.md) fclose(rf.md);
     if (rf.csv) fclose(rf.csv);
+    if (rf.html) {
+        if (!st) {
+            html_sec_begin(rf.html, "totals", "Totals",
+                           "How many claims held. A reproduction with claims <em>outside</em> is not a failure of the "
+                           "code by itself: read the claim's note and how our setup differs.");
+            fputs("<p>", rf.html);
+            html_num(rf.html, "claims", tally->claims, HTML_INT);
+            fputs(" claims: ", rf.html);
+            html_num(rf.html, "within", tally->within, HTML_INT);
+            fputs(" within tolerance, ", rf.html);
+            html_num(rf.html, "outside", tally->outside, HTML_INT);
+            fputs(" outside, ", rf.html);
+            fprintf(rf.html, "%d shown only or missing; ", tally->claims - tally->within - tally->outside);
+            html_num(rf.html, "failed", tally->failed, HTML_INT);
+            fprintf(rf.html, " failing the command (%s).</p>\n",
+                    o->quick ? "outside the quick tolerance, or missing"
+                    : o->strict ? "verified and outside, or missing" : "missing");
+            html_sec_end(rf.html);
+            html_page_end(rf.html);
+        }
+        if (ferror(rf.html) && !st) st = bl_fail(BL_ERR_RUN, "out of memory building report.html");
+        fclose(rf.html);
+    }
     if (!st) {
         char path[2200];
         cJSON *j = cJSON_CreateObject();
@@ -297,6 +470,8 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
         free(md2);
         snprintf(path, sizeof path, "%s/claims.csv", out);
         if (!st) st = write_file_atomic(path, csv_buf, csv_n);
+        snprintf(path, sizeof path, "%s/report.html", out);
+        if (!st) st = write_file_atomic(path, html_buf, html_n);
         if (!st && !o->quiet)
             printf("\n%d claims: %d within tolerance, %d outside, %d failing. Report: %s/README.md\n", tally->claims,
                    tally->within, tally->outside, tally->failed, out);
@@ -308,6 +483,7 @@ Status reproduce_run(const char *const *configs, int nconfigs, const ReproduceOp
     cJSON_Delete(rf.papers);
     free(md_buf);
     free(csv_buf);
+    free(html_buf);
     free(cfgs);
     free(mr);
     return st;

@@ -5,6 +5,9 @@
 //                      not, with the source and how our setup differs; links to the plots
 //   OUT/claims.csv     the same, one row per claim
 //   OUT/summary.json   the same as JSON
+//   OUT/report.html    the same as one self-contained page (io/html.h): the tables with coloured verdicts, the
+//                      figures embedded, links to each run's report.html; every number tagged with its
+//                      summary.json path
 //   OUT/<name>/...     each paper's runs (multirun layout)
 //
 // OUT is results/reproduce (results/reproduce-quick with --quick).

@@ -1,0 +1,324 @@
+// test_html_pages.c: the HTML pages beside run folders' report.html (io/html.h), checked in a real browser like
+// tests/test_run_report.c does: reproduce's OUT/report.html and report's leaderboard.html. For each page: Debian's
+// tidy finds no errors; it has no script; every <img> is an embedded PNG/SVG that headless Chromium decodes
+// (naturalWidth > 0 after the load event); every data-metric number in Chromium's DOM equals the JSON it came from
+// (summary.json, or the file named by the enclosing data-file) and the text shown rounds to it; no section is
+// empty; every relative link points at a file that exists; text from files is escaped. A tiny paper config (two
+// seeds x two sweep points, STRIP on each run) feeds both pages; a hostile run folder feeds the leaderboard.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_run_util.h"
+
+#include "io/results.h"
+#include "run/reproduce.h"
+
+static char g_tmp[256];
+
+static int sh(const char *cmd) {
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void need_tools(void) {
+    if (sh("command -v chromium >/dev/null 2>&1"))
+        fail_msg("chromium is not installed: the pages are checked in a real browser; install Debian's chromium "
+                 "package (make deps / scripts/install-deps.sh does)");
+    if (sh("command -v tidy >/dev/null 2>&1"))
+        fail_msg("tidy is not installed: the pages are validated by it; install Debian's tidy package (make deps)");
+}
+
+// Headless Chromium's DOM of file://page, after the load event, into out.
+static int chromium_dom(const char *page, const char *out) {
+    char prof[300], cmd[3000];
+    snprintf(prof, sizeof prof, "%s/chromium-profile-XXXXXX", g_tmp);
+    assert_non_null(mkdtemp(prof));
+    snprintf(cmd, sizeof cmd,
+             "cd %s && timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+             "--user-data-dir=%s --window-size=1200,3000 --virtual-time-budget=5000 --dump-dom file://%s >%s "
+             "2>/dev/null",
+             g_tmp, prof, page, out);
+    int rc = sh(cmd);
+    rm_rf(prof);
+    return rc;
+}
+
+static const cJSON *json_at(const cJSON *root, const char *path) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    const cJSON *o = root;
+    for (char *save = NULL, *k = strtok_r(buf, "/", &save); o && k; k = strtok_r(NULL, "/", &save))
+        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(k)) : cJSON_GetObjectItemCaseSensitive(o, k);
+    return o;
+}
+
+// The text of a number as shown rounds to value: a percentage (ending in %) or a plain number to its decimals.
+static int shown_matches(const char *text, double v) {
+    char *end;
+    double x = strtod(text, &end);
+    if (end == text) return 0;
+    if (*end == '%') return fabs(x - 100 * v) <= 0.005 + 1e-9;
+    const char *dot = strchr(text, '.');
+    int dec = 0;
+    if (dot && dot < end)
+        for (const char *q = dot + 1; q < end && *q >= '0' && *q <= '9'; q++) dec++;
+    const char *e = strpbrk(text, "eE");
+    int ex = e && e < end ? atoi(e + 1) : 0;
+    return fabs(x - v) <= 0.5 * pow(10, ex - dec) * (1 + 1e-9) + 1e-300;
+}
+
+// Every data-metric element of the DOM against its JSON: the nearest data-file before it (a path relative to
+// the page's folder dir), else deflt (a path relative to dir). paths[] must all be among them. Returns how many.
+static int check_numbers(const char *dom, const char *dir, const char *deflt, const char *const *paths, int npaths) {
+    int checked = 0, *seen = calloc((size_t)npaths + 1, sizeof *seen);
+    for (const char *p = strstr(dom, "data-metric=\""); p; p = strstr(p + 1, "data-metric=\"")) {
+        char path[512], shown[64], file[1024], full[1500];
+        const char *a = p + 13, *q = strchr(a, '"');
+        assert_non_null(q);
+        snprintf(path, sizeof path, "%.*s", (int)(q - a), a);
+        const char *tag_end = strchr(p, '>'), *dv = strstr(p, "data-value=\"");
+        if (!dv || dv > tag_end) fail_msg("data-metric=%s without a data-value", path);
+        double value = strtod(dv + 12, NULL);
+        const char *close = strchr(tag_end, '<');
+        snprintf(shown, sizeof shown, "%.*s", (int)(close - tag_end - 1), tag_end + 1);
+        const char *df = NULL;
+        for (const char *s = strstr(dom, "data-file=\""); s && s < p; s = strstr(s + 1, "data-file=\"")) df = s;
+        if (df) snprintf(file, sizeof file, "%.*s", (int)(strchr(df + 11, '"') - df - 11), df + 11);
+        else snprintf(file, sizeof file, "%s", deflt);
+        snprintf(full, sizeof full, "%s/%s", dir, file);
+        cJSON *j = json_read_file(full);
+        if (!j) fail_msg("%s: the page names %s, which is not a JSON file", path, full);
+        const cJSON *o = json_at(j, path);
+        if (!cJSON_IsNumber(o)) fail_msg("the page shows %s, which %s does not hold as a number", path, file);
+        if (value != o->valuedouble) fail_msg("%s: page data-value %.17g, %s %.17g", path, value, file, o->valuedouble);
+        if (!shown_matches(shown, o->valuedouble)) fail_msg("%s: the page shows '%s' for %.17g", path, shown, value);
+        cJSON_Delete(j);
+        for (int i = 0; i < npaths; i++) seen[i] |= !strcmp(paths[i], path);
+        checked++;
+    }
+    for (int i = 0; i < npaths; i++)
+        if (!seen[i]) fail_msg("the page does not show %s", paths[i]);
+    free(seen);
+    return checked;
+}
+
+// Every <section> has a non-empty body (text beyond the tags, or an image). Returns how many.
+static int check_sections(const char *dom) {
+    int n = 0;
+    for (const char *s = strstr(dom, "<section"); s; s = strstr(s + 1, "<section")) {
+        const char *end = strstr(s, "</section>"), *body = strstr(s, "<div class=\"body\">");
+        assert_non_null(end);
+        if (!body || body > end) fail_msg("section %.40s has no body", s);
+        int text = 0, in_tag = 0;
+        for (const char *q = body + 18; q < end && !text; q++) {
+            if (*q == '<') in_tag = 1, text = !strncmp(q, "<img", 4);
+            else if (*q == '>') in_tag = 0;
+            else if (!in_tag && *q > ' ') text = 1;
+        }
+        if (!text) fail_msg("an empty section: %.60s", s);
+        n++;
+    }
+    return n;
+}
+
+// Every <img> holds a data: URI decoding to a PNG or an SVG. Returns how many.
+static int check_images(const char *html) {
+    int n = 0;
+    for (const char *p = strstr(html, "<img "); p; p = strstr(p + 1, "<img ")) {
+        const char *src = strstr(p, " src=\"");
+        assert_non_null(src);
+        src += 6;
+        int png = !strncmp(src, "data:image/png;base64,", 22), svg = !strncmp(src, "data:image/svg+xml;base64,", 26);
+        if (!png && !svg) fail_msg("an image that is not an embedded PNG/SVG: %.60s", src);
+        const char *b64 = src + (png ? 22 : 26), *end = strchr(b64, '"');
+        size_t len = (size_t)(end - b64), got = 0;
+        unsigned char *bin = malloc(len + 1);
+        assert_int_equal(sodium_base642bin(bin, len, b64, len, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+        bin[got] = 0;
+        if (png) assert_memory_equal(bin, "\x89PNG\r\n\x1a\n", 8);
+        else assert_true(got > 100 && strstr((char *)bin, "<svg"));
+        free(bin);
+        n++;
+    }
+    return n;
+}
+
+// Every href of the page that is not a fragment names a file that exists, relative to dir. Returns how many.
+static int check_links(const char *html, const char *dir) {
+    int n = 0;
+    for (const char *p = strstr(html, "href=\""); p; p = strstr(p + 1, "href=\"")) {
+        const char *a = p + 6, *q = strchr(a, '"');
+        if (*a == '#') continue;
+        assert_null(strstr(a, "://"));
+        char full[2000];
+        snprintf(full, sizeof full, "%s/%.*s", dir, (int)(q - a), a);
+        struct stat sb;
+        if (stat(full, &sb) != 0) fail_msg("a link to %s, which does not exist", full);
+        n++;
+    }
+    return n;
+}
+
+// All checks of one page (dir/name); json: its default JSON file, relative to dir. Returns the page's text.
+static char *check_page(const char *dir, const char *name, const char *json, int min_images, int nsections,
+                        const char *const *paths, int npaths) {
+    need_tools();
+    char page[600], cmd[1000], copy[700], dom_path[400];
+    snprintf(page, sizeof page, "%s/%s", dir, name);
+    snprintf(cmd, sizeof cmd, "tidy -q -e -utf8 %s 2>&1", page);
+    int rc = sh(cmd);
+    if (rc != 0 && rc != 1) fail_msg("tidy found errors in %s (exit %d; output above)", page, rc);
+    char *html = test_read_file(page);
+    assert_non_null(html);
+    assert_null(strstr(html, "<script"));
+    int nimg = check_images(html);
+    assert_true(nimg >= min_images);
+    // a copy beside the page that marks, after the load event, how many images decoded
+    snprintf(copy, sizeof copy, "%s/check.html", dir);
+    char *body_end = strstr(html, "</body>");
+    assert_non_null(body_end);
+    FILE *f = fopen(copy, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*s<script>addEventListener('load',function(){var i=document.images,ok=0;for(var k=0;k<i.length;"
+               "k++)if(i[k].complete&&i[k].naturalWidth>0)ok++;document.body.setAttribute('data-images',ok+'/'+"
+               "i.length);});</script>%s",
+            (int)(body_end - html), html, body_end);
+    fclose(f);
+    snprintf(dom_path, sizeof dom_path, "%s/dom.html", g_tmp);
+    assert_int_equal(chromium_dom(copy, dom_path), 0);
+    unlink(copy);
+    char *dom = test_read_file(dom_path);
+    assert_non_null(dom);
+    const char *di = strstr(dom, "data-images=\"");
+    if (!di) fail_msg("Chromium's DOM of %s has no load-event mark: the page did not finish loading", page);
+    int ok = 0, total = -1;
+    assert_int_equal(sscanf(di + 13, "%d/%d", &ok, &total), 2);
+    if (ok != total || total != nimg) fail_msg("%s: %d of %d images decoded in Chromium (%d in the page)", page, ok, total, nimg);
+    int nm = check_numbers(dom, dir, json, paths, npaths), ns = check_sections(dom), nl = check_links(html, dir);
+    assert_int_equal(ns, nsections);
+    print_message("%s: tidy exit %d, %d images decoded, %d numbers equal their JSON, %d sections, %d links\n", page,
+                  rc, ok, nm, ns, nl);
+    free(dom);
+    return html;
+}
+
+static int count(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
+// Two seeds x two sweep points, STRIP on each run; claims within, outside and shown only; text to escape.
+static const char *PAPER =
+    "[experiment]\nname = tiny\nseeds = 1,2\nthreads = 2\n[data]\ndataset = fashion-mnist\ntrain_subset = 600\n"
+    "test_subset = 200\ndefender_clean_fraction = 0.05\n[train]\nepochs = 1\n[attack]\ntype = badnets\ntarget = 0\n"
+    "[sweep]\nkey = attack.poison_count\nvalues = 30,60\n[defense.strip]\n[paper]\n"
+    "reference = A. <Nobody> & Co. \"Tiny\" 2026\nquick_epochs = 1\n"
+    "claim.n = data/test @ 60 | >= 100 | 0 | 0 | verified\nsource.n = Table 0\n"
+    "claim.impossible = backdoored_model/asr @ 60 | > 100% | 0 | 0 | verified\nsource.impossible = Table 9\n"
+    "claim.shown = backdoored_model/ca @ 30 | 99% | - | - | verified\nsource.shown = Table 1\n"
+    "claim.near = clean_model/ca @ 30 | 50% | 60 | 60 | unverified\nsource.near = Fig. <2>\n"
+    "note.near = any CA is within 60 points of 50%\n";
+
+static void test_reproduce_page(void **state) {
+    (void)state;
+    char cfg[400], out[400], path[600];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", g_tmp);
+    snprintf(out, sizeof out, "%s/repro", g_tmp);
+    write_text(cfg, PAPER);
+    const char *configs[] = {cfg};
+    ReproduceOptions o = {.out = out, .quiet = 1, .threads = 2};
+    ReproduceTally t;
+    if (reproduce_run(configs, 1, &o, &t)) fail_msg("reproduce: %s", bl_errmsg());
+    assert_int_equal(t.within, 2);
+    assert_int_equal(t.outside, 1);
+    static const char *const paths[] = {"papers/0/seeds",          "papers/0/claims/0/mean", "papers/0/claims/1/mean",
+                                        "papers/0/claims/3/sd",    "papers/0/claims/3/ours/1",
+                                        "papers/0/claims/3/tolerance", "claims", "within", "outside", "failed"};
+    // sweep.png and STRIP's entropy_hist.png (both by gnuplot, which the install step provides)
+    char *html = check_page(out, "report.html", "summary.json", 2, 2, paths, 10);
+    assert_int_equal(count(html, "class=\"verdict-within\""), 2);
+    assert_int_equal(count(html, "class=\"verdict-outside\""), 1);
+    assert_int_equal(count(html, "class=\"verdict-none\""), 1);
+    assert_int_equal(count(html, "/report.html\">"), 4); // a link to each run's page
+    assert_non_null(strstr(html, "A. &lt;Nobody&gt; &amp; Co. &quot;Tiny&quot; 2026"));
+    assert_non_null(strstr(html, "Fig. &lt;2&gt;"));
+    // rebuilt from the finished runs: the same bytes (nothing time-dependent on the page)
+    o.report_only = 1;
+    assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_OK);
+    char *again = test_read_file((snprintf(path, sizeof path, "%s/report.html", out), path));
+    assert_string_equal(html, again);
+    free(again);
+    free(html);
+}
+
+// The leaderboard over the reproduce runs above plus a hostile folder: a name and an attack to escape, a summary
+// whose numbers are strings, another that is not JSON, no metrics.json.
+static void test_leaderboard_page(void **state) {
+    (void)state;
+    const char *bin = getenv("BL_BIN") ? getenv("BL_BIN") : "build/backdoorlab";
+    if (access(bin, X_OK) != 0) fail_msg("%s is missing: build it first (make)", bin);
+    char bad[400], p[600], cmd[3000], board[400];
+    snprintf(bad, sizeof bad, "%s/x<b>&y", g_tmp);
+    snprintf(p, sizeof p, "%s/defense/strip", bad);
+    assert_int_equal(ensure_dir(p), BL_OK);
+    snprintf(p, sizeof p, "%s/defense/strip/summary.json", bad);
+    write_text(p, "{\"defense\":\"strip\",\"level\":\"inputs\",\"attack\":\"<i>evil</i>\",\"auroc\":\"high\"}");
+    snprintf(p, sizeof p, "%s/defense/ac", bad);
+    assert_int_equal(ensure_dir(p), BL_OK);
+    snprintf(p, sizeof p, "%s/defense/ac/summary.json", bad);
+    write_text(p, "{\"level\": ");
+    snprintf(board, sizeof board, "%s/board", g_tmp);
+    snprintf(cmd, sizeof cmd,
+             "%s report %s/repro/tiny/poison_count-30/seed-1 %s/repro/tiny/poison_count-60/seed-2 '%s' --out %s "
+             ">/dev/null",
+             bin, g_tmp, g_tmp, bad, board);
+    assert_int_equal(sh(cmd), 0);
+    static const char *const paths[] = {"backdoored_model/ca", "backdoored_model/asr", "auroc", "far_at_frr/0.01",
+                                        "clean_model/auroc"};
+    char *html = check_page(board, "leaderboard.html", "-", 0, 1, paths, 5);
+    assert_non_null(strstr(html, "x&lt;b&gt;&amp;y"));
+    assert_non_null(strstr(html, "&lt;i&gt;evil&lt;/i&gt;"));
+    assert_non_null(strstr(html, "y/metrics.json is missing or unreadable"));
+    assert_non_null(strstr(html, "defence folder(s) ac is missing or not JSON"));
+    assert_int_equal(count(html, "/report.html\">"), 2); // the two real runs link to their pages
+    free(html);
+    // no run with defences: the usage error as before, and no page
+    snprintf(cmd, sizeof cmd, "%s report %s/nothing --out %s/board2 >/dev/null 2>&1", bin, g_tmp, g_tmp);
+    assert_int_equal(sh(cmd), 2);
+    snprintf(p, sizeof p, "%s/board2/leaderboard.html", g_tmp);
+    assert_int_equal(access(p, F_OK), -1);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/bl_pages_XXXXXX");
+    return mkdtemp(g_tmp) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (!getenv("BL_KEEP")) rm_rf(g_tmp); // BL_KEEP=1 keeps the pages for a look
+    return 0;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reproduce_page),
+        cmocka_unit_test(test_leaderboard_page),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
