@@ -860,7 +860,7 @@ static Status run_local(Sweep *sw, const char *dir, int jobs, int threads, int p
     if (failed)
         return bl_fail(BL_ERR_RUN, "%d task(s) failed (%s%s); fix the cause, then `backdoorlab sweep --resume %s`",
                        failed, list, failed > 8 ? ", ..." : "", dir);
-    return sweep_aggregate(dir);
+    return sweep_aggregate(sw->out); // sw->out: DIR seen from the working folder, where --resume moved us
 }
 
 Status sweep_start(const char *const *configs, int nconfigs, const char *dir, const SweepOptions *o) {
