@@ -659,10 +659,26 @@ Status sweep_status(const char *dir) {
     char *failed = NULL;
     size_t failed_n = 0;
     FILE *f = open_memstream(&failed, &failed_n);
+    // the code revisions of the finished runs: a config is checked by its hash, the code only shown here
+    char rev[8][100];
+    int rev_n[8] = {0}, nrev = 0;
     for (int t = 0; t < sw.ntasks; t++) {
         char detail[1600] = "";
         TaskState s = task_state(&sw, t, states ? states : "", detail, sizeof detail);
         count[s]++;
+        if (s == T_DONE) {
+            const Task *k = &sw.task[t];
+            char d[2300], path[2400];
+            multirun_dir(&sw.mr[k->cfg], &sw.cfg[k->cfg], k->point, k->seed, d, sizeof d);
+            join(path, sizeof path, d, "manifest.json");
+            cJSON *m = json_read_file(path);
+            const char *r = jstr(m, "git_revision") ? jstr(m, "git_revision") : "unknown";
+            int i = 0;
+            while (i < nrev && strcmp(rev[i], r)) i++;
+            if (i == nrev && nrev < 8) snprintf(rev[nrev++], sizeof rev[0], "%s", r);
+            if (i < nrev) rev_n[i]++;
+            cJSON_Delete(m);
+        }
         if (s == T_FAILED && f) {
             const Task *k = &sw.task[t];
             char d[2300];
@@ -676,6 +692,11 @@ Status sweep_status(const char *dir) {
     printf("sweep %s: %d task(s): %d done, %d running, %d failed, %d pending; aggregation %s\n", dir, sw.ntasks,
            count[T_DONE], count[T_RUNNING], count[T_FAILED], count[T_PENDING],
            exists(done) ? "done (DONE)" : "not done yet");
+    if (nrev > 1) { // results of several code versions in one sweep: say so, the researcher decides
+        printf("finished runs come from %d code revisions:", nrev);
+        for (int i = 0; i < nrev; i++) printf(" %s (%d)", rev[i], rev_n[i]);
+        printf("; to redo them with one, start a new sweep folder\n");
+    }
     if (count[T_FAILED]) printf("failed (rerun them with `backdoorlab sweep --resume %s`):\n%s", dir, failed);
     if (njobs && states && !*states && count[T_DONE] < sw.ntasks)
         printf("(Slurm knows none of this sweep's jobs any more: states from DONE markers and task records)\n");
