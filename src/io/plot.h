@@ -15,7 +15,8 @@ int plot_run_gnuplot(const char *dir, const char *script);
 // Write `script` (len bytes) to dir/script_name atomically, then run gnuplot on it inside dir, so the script's
 // `set output 'x.png'` lands beside it. Returns an error only when the script cannot be written; when gnuplot
 // is missing or fails, returns BL_OK and puts a one-sentence note into note (note[0] = 0 when the PNG was
-// drawn). `what` names the figure in the note (e.g. "entropy_hist.png").
+// drawn). `what` names the figure in the note (e.g. "entropy_hist.png"). Each PNG the script draws also gets
+// an SVG twin (X.svg beside X.png) for report.html and for papers.
 Status plot_script(const char *dir, const char *script_name, const char *script, size_t len, const char *what,
                    char *note, size_t note_n);
 
