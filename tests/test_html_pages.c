@@ -24,6 +24,7 @@
 #include "test_run_util.h"
 
 #include "io/results.h"
+#include "run/multirun.h"
 #include "run/reproduce.h"
 
 static char g_tmp[256];
@@ -32,6 +33,8 @@ static int sh(const char *cmd) {
     int rc = system(cmd);
     return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+#include "run/run_report.h"
 
 static void need_tools(void) {
     if (sh("command -v chromium >/dev/null 2>&1"))
@@ -94,8 +97,16 @@ static int check_numbers(const char *dom, const char *dir, const char *deflt, co
         double value = strtod(dv + 12, NULL);
         const char *close = strchr(tag_end, '<');
         snprintf(shown, sizeof shown, "%.*s", (int)(close - tag_end - 1), tag_end + 1);
+        // the data-file of the nearest element around the span (one whose closing tag is not between them)
         const char *df = NULL;
-        for (const char *s = strstr(dom, "data-file=\""); s && s < p; s = strstr(s + 1, "data-file=\"")) df = s;
+        for (const char *s = strstr(dom, "data-file=\""); s && s < p; s = strstr(s + 1, "data-file=\"")) {
+            const char *lt = s;
+            while (lt > dom && *lt != '<') lt--;
+            char closing[32];
+            snprintf(closing, sizeof closing, "</%.*s>", (int)strcspn(lt + 1, " >"), lt + 1);
+            const char *c = strstr(s, closing);
+            if (!c || c > p) df = s;
+        }
         if (df) snprintf(file, sizeof file, "%.*s", (int)(strchr(df + 11, '"') - df - 11), df + 11);
         else snprintf(file, sizeof file, "%s", deflt);
         snprintf(full, sizeof full, "%s/%s", dir, file);
@@ -257,10 +268,15 @@ static void test_reproduce_page(void **state) {
     assert_non_null(strstr(html, "A. &lt;Nobody&gt; &amp; Co. &quot;Tiny&quot; 2026"));
     assert_non_null(strstr(html, "Fig. &lt;2&gt;"));
     // rebuilt from the finished runs: the same bytes (nothing time-dependent on the page)
+    snprintf(path, sizeof path, "%s/report.first.html", out);
+    write_text(path, html); // kept for a diff when BL_KEEP=1
     o.report_only = 1;
     assert_int_equal(reproduce_run(configs, 1, &o, &t), BL_OK);
     char *again = test_read_file((snprintf(path, sizeof path, "%s/report.html", out), path));
-    assert_string_equal(html, again);
+    // (from the first section on: the intro names the code revision, which a commit by someone else in this
+    // checkout may change between the two calls)
+    assert_non_null(strstr(html, "<section"));
+    assert_string_equal(strstr(html, "<section"), strstr(again, "<section"));
     free(again);
     free(html);
 }
@@ -303,6 +319,49 @@ static void test_leaderboard_page(void **state) {
     assert_int_equal(access(p, F_OK), -1);
 }
 
+// The supply-chain scenario's part of a run's report.html (run/run_report.c): its tables hold
+// supply-chain/summary.json's numbers, the story is rendered from narrative.md without its timings, and a corrupt
+// summary.json costs one sentence.
+static const char *SUPPLY =
+    "[experiment]\nname = supply-chain\nseed = 1\nthreads = 2\n[data]\ndataset = fashion-mnist\n"
+    "train_subset = 600\ntest_subset = 300\ndefender_clean_fraction = 0.1\n[model]\nlayers = reference-cnn\n"
+    "[train]\nepochs = 1\nbatch = 64\noptimizer = sgd\nlr = 0.01\nmomentum = 0.9\n[attack]\ntype = badnets\n"
+    "target = 0\npoison_rate = 0.1\n[supply_chain]\ntamper = both\nmonitor = strip\nmonitor_frr = 0.01\n"
+    "monitor_inputs = 100\n";
+
+static void test_supply_chain_page(void **state) {
+    (void)state;
+    char ini[400], dir[400], p[600];
+    snprintf(ini, sizeof ini, "%s/supply.ini", g_tmp);
+    snprintf(dir, sizeof dir, "%s/supply", g_tmp);
+    write_text(ini, SUPPLY);
+    ExperimentOptions o = {.mode = EXP_RUN, .config_path = ini, .out_dir = dir, .threads = 2, .quiet = 1};
+    if (experiment_run_any(&o)) fail_msg("run: %s", bl_errmsg()); // `backdoorlab run`: the scenario after the run
+    snprintf(p, sizeof p, "%s/supply-chain/DONE", dir);
+    assert_int_equal(access(p, F_OK), 0);
+    static const char *const paths[] = {"backdoored_model/asr", "monitor_deployed/detection_rate/value",
+                                        "monitor_deployed/asr_unflagged/value", "monitor_control/false_alarm_rate/hi",
+                                        "monitor/frr_target"};
+    char *html = check_page(dir, "report.html", "metrics.json", 2, 7, paths, 5);
+    assert_non_null(strstr(html, "<h4>The tampered files</h4>"));
+    assert_int_equal(count(html, "<span class=\"ok\">refused</span>: "), 3); // every tampered file, with the key
+    assert_non_null(strstr(html, "<li><strong>Swap</strong>: "));          // narrative.md as HTML
+    assert_null(strstr(html, "inputs/s"));                                  // no timing: same run, same page
+    assert_null(strstr(html, "calibration_seconds"));
+    free(html);
+    snprintf(p, sizeof p, "%s/supply-chain/summary.json", dir);
+    write_text(p, "{\"artifacts\": [");
+    assert_int_equal(run_report_write(dir), BL_OK);
+    snprintf(p, sizeof p, "%s/report.html", dir);
+    html = test_read_file(p);
+    assert_non_null(strstr(html, "supply-chain/summary.json is missing or unreadable"));
+    assert_non_null(strstr(html, "Supply-chain scenario: supply-chain")); // the story still told
+    free(html);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tidy -q -e -utf8 %s 2>&1", p);
+    assert_in_range(sh(cmd), 0, 1);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/bl_pages_XXXXXX");
@@ -319,6 +378,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reproduce_page),
         cmocka_unit_test(test_leaderboard_page),
+        cmocka_unit_test(test_supply_chain_page),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -120,6 +120,87 @@ int html_embed_image(FILE *f, const char *path, const char *label, const char *a
     return 1;
 }
 
+// One line's inline markup: `code`, **bold**; unmatched markers are text.
+static void md_inline(FILE *f, const char *s, size_t n) {
+    const char *e = s + n;
+    while (s < e) {
+        const char *tick = memchr(s, '`', (size_t)(e - s)), *star = NULL;
+        for (const char *q = s; q + 1 < e && !star; q++)
+            if (q[0] == '*' && q[1] == '*') star = q;
+        const char *m = tick && (!star || tick < star) ? tick : star;
+        const char *close = NULL;
+        if (m == tick && tick) close = memchr(tick + 1, '`', (size_t)(e - tick - 1));
+        else if (m)
+            for (const char *q = m + 2; q + 1 < e && !close; q++)
+                if (q[0] == '*' && q[1] == '*') close = q;
+        if (!m || !close) {
+            html_esc_n(f, s, (size_t)(e - s));
+            return;
+        }
+        html_esc_n(f, s, (size_t)(m - s));
+        int code = m == tick;
+        fputs(code ? "<code>" : "<strong>", f);
+        html_esc_n(f, m + (code ? 1 : 2), (size_t)(close - m - (code ? 1 : 2)));
+        fputs(code ? "</code>" : "</strong>", f);
+        s = close + (code ? 1 : 2);
+    }
+}
+
+void html_markdown(FILE *f, const char *md, int h) {
+    enum { NONE, PARA, LIST, TABLE } open = NONE;
+    static const char *const close_tag[] = {"", "</p>\n", "</ul>\n", "</table></div>\n"};
+    int rows = 0;
+    for (const char *s = md ? md : ""; *s;) {
+        size_t n = strcspn(s, "\n");
+        const char *next = s + n + (s[n] != 0);
+        while (n && (s[n - 1] == '\r' || s[n - 1] == ' ')) n--;
+        int kind = !n ? NONE : s[0] == '|' ? TABLE : (n > 1 && (s[0] == '-' || s[0] == '*') && s[1] == ' ') ? LIST
+                       : s[0] == '#' ? -1 : PARA;
+        if (open != NONE && kind != (int)open) fputs(close_tag[open], f), open = NONE;
+        if (kind == -1) { // heading
+            int lv = (int)strspn(s, "#");
+            size_t skip = (size_t)lv + strspn(s + lv, " ");
+            lv = h + lv - 1 > 6 ? 6 : h + lv - 1;
+            fprintf(f, "<h%d>", lv);
+            md_inline(f, s + skip, n > skip ? n - skip : 0);
+            fprintf(f, "</h%d>\n", lv);
+        } else if (kind == PARA) {
+            fputs(open == PARA ? "\n" : "<p>", f);
+            open = PARA;
+            md_inline(f, s, n);
+        } else if (kind == LIST) {
+            if (open != LIST) fputs("<ul>\n", f);
+            open = LIST;
+            fputs("<li>", f);
+            md_inline(f, s + 2, n - 2);
+            fputs("</li>\n", f);
+        } else if (kind == TABLE) {
+            if (open != TABLE) fputs("<div class=\"scroll\"><table>\n", f), rows = 0;
+            open = TABLE;
+            if (strspn(s, "|-: ") >= n) { // the header's underline
+                s = next;
+                continue;
+            }
+            const char *cell = "td";
+            if (!rows++) cell = "th";
+            fputs("<tr>", f);
+            const char *c = s + 1, *e = s + n;
+            if (e > c && e[-1] == '|') e--;
+            while (c <= e) {
+                const char *bar = c;
+                while (bar < e && *bar != '|') bar++;
+                fprintf(f, "<%s>", cell);
+                md_inline(f, c, (size_t)(bar - c));
+                fprintf(f, "</%s>", cell);
+                c = bar + 1;
+            }
+            fputs("</tr>\n", f);
+        }
+        s = next;
+    }
+    if (open != NONE) fputs(close_tag[open], f);
+}
+
 int html_relpath(const char *from, const char *to, char *out, size_t n) {
     char a[PATH_MAX], b[PATH_MAX];
     if (!realpath(from, a) || !realpath(to, b)) return -1;

@@ -42,6 +42,11 @@ void html_num(FILE *f, const char *path, double v, HtmlFmt fmt);
 // Returns 1 when embedded, 0 when the file is missing or unreadable, -1 when it is not a PNG or SVG.
 int html_embed_image(FILE *f, const char *path, const char *label, const char *alt, const char *cls);
 
+// A small Markdown subset as HTML, for the notes backdoorlab writes itself (narrative.md): '#' headings (level 1
+// becomes <h{h}>, level 2 <h{h+1}>, ...), "- " lists, '|' tables (the first row a header, the "|---|" row
+// dropped), paragraphs, `code` and **bold** inside. Everything else is escaped text: any input gives valid HTML.
+void html_markdown(FILE *f, const char *md, int h);
+
 // to (a file or folder) relative to folder from, both as seen from the current folder; both must exist. Used for
 // links between pages that keep working when the folders are moved together. 0 on success, -1 otherwise.
 int html_relpath(const char *from, const char *to, char *out, size_t n);

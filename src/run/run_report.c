@@ -595,7 +595,8 @@ static void section_metrics(Page *P) {
 }
 
 // Every number and string of a JSON object as rows "path | value"; numbers tagged when the object is the one in
-// metrics.json at mpath (NULL: not from metrics.json). Timings ("seconds") are left out: they vary between runs.
+// metrics.json at mpath (NULL: not from metrics.json). Timings (keys ending in "seconds" or "_per_s") are left
+// out: they vary between runs.
 static void json_rows(Page *P, const cJSON *o, const char *mpath, const char *shown) {
     const cJSON *it;
     cJSON_ArrayForEach(it, o) {
@@ -607,7 +608,9 @@ static void json_rows(Page *P, const cJSON *o, const char *mpath, const char *sh
             snprintf(key, sizeof key, "%d", i);
             k = key;
         }
-        if (!strcmp(k, "seconds") || strchr(k, '/')) continue;
+        size_t kl = strlen(k);
+        int timing = (kl >= 7 && !strcmp(k + kl - 7, "seconds")) || (kl >= 6 && !strcmp(k + kl - 6, "_per_s"));
+        if (timing || strchr(k, '/')) continue;
         if (mpath) snprintf(sub, sizeof sub, "%s/%s", mpath, k);
         snprintf(subshown, sizeof subshown, "%s%s%s", shown, *shown ? "." : "", k);
         if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
@@ -632,6 +635,16 @@ static int is_image_name(const char *n) {
     return l > 4 && (!strcmp(n + l - 4, ".png") || !strcmp(n + l - 4, ".svg")) && !strstr(n, ".tmp.");
 }
 
+// X.png drawn by io/plot.c has an SVG twin X.svg (sharper at any zoom): the page shows the twin only.
+static int has_svg_twin(const Page *P, const char *rel) {
+    size_t l = strlen(rel);
+    char twin[RR_PATH];
+    if (l < 4 || strcmp(rel + l - 4, ".png") || l >= sizeof twin) return 0;
+    memcpy(twin, rel, l - 4);
+    memcpy(twin + l - 4, ".svg", 5);
+    return file_exists(P->dir, twin);
+}
+
 // Every PNG/SVG under rel (and one level of sub-folders, e.g. neural-cleanse/clean/), sorted by name.
 static int embed_folder_images(Page *P, const char *rel, int depth) {
     char p[RR_PATH];
@@ -644,7 +657,7 @@ static int embed_folder_images(Page *P, const char *rel, int depth) {
             if (nm[0] == '.') continue;
             char sub[RR_PATH];
             snprintf(sub, sizeof sub, "%s/%s", rel, nm);
-            if (pass == 0 && is_image_name(nm) && file_exists(P->dir, sub)) {
+            if (pass == 0 && is_image_name(nm) && file_exists(P->dir, sub) && !has_svg_twin(P, sub)) {
                 fputs("<figure>\n", P->f);
                 shown += embed_image(P, sub, sub, "plot");
                 fputs("<figcaption><code>", P->f);
@@ -777,6 +790,121 @@ static void model_card(Page *P, const char *file, const char *manifest_key) {
     bdm_free(&m);
 }
 
+// A number of supply-chain/summary.json (the enclosing table names the file), tagged with its path there.
+static void sc_num(Page *P, const cJSON *sc, const char *path, HtmlFmt fmt) {
+    const cJSON *v = json_at(sc, path);
+    html_num(P->f, path, cJSON_IsNumber(v) ? v->valuedouble : NAN, fmt);
+}
+
+// The supply-chain scenario (run/supply_chain.h) if it ran on this run: what happened to each tampered file, how
+// the runtime monitor did on the swapped model and on the genuine one, then the story (narrative.md) without its
+// timing line (the page must not change between identical runs).
+static void supply_chain_part(Page *P) {
+    fputs("<h3>Supply-chain scenario</h3>\n<p>This run also played the supply-chain scenario (folder "
+          "<code>supply-chain/</code>): the publisher signed the clean model and put it on a hub, an attacker "
+          "swapped or edited it, a careful consumer checked the signature, a careless one deployed the swap behind "
+          "a runtime monitor.</p>\n",
+          P->f);
+    char full[RR_PATH];
+    path_in(full, sizeof full, P->dir, "supply-chain/summary.json");
+    cJSON *sc = json_read_file(full);
+    if (!sc) say_missing(P, "supply-chain/summary.json", "the scenario's outcome cannot be shown.");
+    else {
+        const cJSON *arts = cJSON_GetObjectItemCaseSensitive(sc, "artifacts"), *a;
+        fputs("<h4>The tampered files</h4>\n<table class=\"kv\">\n<tr><th>file on the hub</th><th>what the attacker "
+              "did</th><th>loaded with the publisher's key</th><th>loaded without a key</th></tr>\n",
+              P->f);
+        int na = 0;
+        cJSON_ArrayForEach(a, arts) {
+            const cJSON *ref = cJSON_GetObjectItemCaseSensitive(a, "refused_with_trusted_key"),
+                        *loads = cJSON_GetObjectItemCaseSensitive(a, "loads_without_key");
+            fputs("<tr><td><code>", P->f);
+            html_esc(P->f, jstr(a, "file"));
+            fputs("</code></td><td>", P->f);
+            html_esc(P->f, jstr(a, "tamper"));
+            fputs("</td><td>", P->f);
+            fputs(cJSON_IsTrue(ref) ? "<span class=\"ok\">refused</span>: "
+                  : cJSON_IsFalse(ref) ? "<span class=\"warn\">ACCEPTED: signing is broken</span>" : "unknown",
+                  P->f);
+            if (cJSON_IsTrue(ref)) html_esc(P->f, jstr(a, "trusted_error"));
+            fputs("</td><td>", P->f);
+            fputs(cJSON_IsTrue(loads) ? "<span class=\"warn\">loads</span> (nothing checks who made it)"
+                  : cJSON_IsFalse(loads) ? "<span class=\"ok\">refused</span> (its hash does not match)" : "unknown",
+                  P->f);
+            fputs("</td></tr>\n", P->f);
+            na++;
+        }
+        if (!na) fputs("<tr><td colspan=\"4\">summary.json lists no tampered file.</td></tr>\n", P->f);
+        fputs("</table>\n", P->f);
+        static const struct { const char *key, *label; } rows[] = {
+            {"detection_rate", "triggered inputs flagged by the monitor"},
+            {"false_alarm_rate", "clean inputs flagged (false alarms)"},
+            {"asr", "triggered inputs sent to the target class (ASR)"},
+            {"asr_unflagged", "triggered inputs that fooled the model and passed the monitor"},
+            {"clean_accuracy", "clean inputs classified correctly"}};
+        static const char *const models[] = {"monitor_deployed", "monitor_control"};
+        fputs("<h4>The runtime monitor</h4>\n<table class=\"grid metrics\" data-file=\"supply-chain/summary.json\">\n"
+              "<tr><th>on the stream of test inputs</th>",
+              P->f);
+        int have[2];
+        for (int m = 0; m < 2; m++)
+            if ((have[m] = cJSON_IsObject(json_at(sc, models[m]))))
+                fputs(m ? "<th>genuine model (control)</th>" : "<th>swapped model, deployed</th>", P->f);
+        fputs("</tr>\n", P->f);
+        char path[160];
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            fprintf(P->f, "<tr><th>%s</th>", rows[r].label);
+            for (int m = 0; m < 2; m++) {
+                if (!have[m]) continue;
+                fputs("<td><strong>", P->f);
+                snprintf(path, sizeof path, "%s/%s/value", models[m], rows[r].key);
+                sc_num(P, sc, path, FMT_PCT);
+                fputs("</strong><br><small>95% interval ", P->f);
+                snprintf(path, sizeof path, "%s/%s/lo", models[m], rows[r].key);
+                sc_num(P, sc, path, FMT_PCT);
+                fputs(" – ", P->f);
+                snprintf(path, sizeof path, "%s/%s/hi", models[m], rows[r].key);
+                sc_num(P, sc, path, FMT_PCT);
+                fputs("<br>", P->f);
+                snprintf(path, sizeof path, "%s/%s/k", models[m], rows[r].key);
+                sc_num(P, sc, path, FMT_INT);
+                fputs(" of ", P->f);
+                snprintf(path, sizeof path, "%s/%s/n", models[m], rows[r].key);
+                sc_num(P, sc, path, FMT_INT);
+                fputs("</small></td>", P->f);
+            }
+            fputs("</tr>\n", P->f);
+        }
+        fputs("</table>\n<p data-file=\"supply-chain/summary.json\">The monitor's threshold was fitted on ", P->f);
+        sc_num(P, sc, "monitor/calibration_images", FMT_INT);
+        fputs(" clean images of the defender's split, for a false-rejection target of ", P->f);
+        sc_num(P, sc, "monitor/frr_target", FMT_PCT);
+        fputs(" (monitor: ", P->f);
+        html_esc(P->f, jstr(json_at(sc, "monitor"), "defense"));
+        fputs(").</p>\n<details><summary>every value in supply-chain/summary.json (timings left out)</summary>\n"
+              "<table class=\"kv\">\n",
+              P->f);
+        json_rows(P, sc, NULL, "");
+        fputs("</table>\n</details>\n", P->f);
+        cJSON_Delete(sc);
+    }
+    char *nar = read_rel(P, "supply-chain/narrative.md", NULL);
+    if (!nar) say_missing(P, "supply-chain/narrative.md", "the story of the scenario cannot be shown.");
+    else {
+        // the "- Throughput:" line holds every timing of the story: left out
+        for (char *t = strstr(nar, "\n- Throughput:"); t; t = strstr(t, "\n- Throughput:")) {
+            char *e = strchr(t + 1, '\n');
+            memmove(t, e ? e : t + strlen(t), strlen(e ? e : t + strlen(t)) + 1);
+        }
+        fputs("<details open><summary>what happened, step by step (supply-chain/narrative.md; timings left "
+              "out)</summary>\n",
+              P->f);
+        html_markdown(P->f, nar, 4);
+        fputs("</details>\n", P->f);
+        free(nar);
+    }
+}
+
 static void section_provenance(Page *P) {
     sec_begin(P, "provenance", "Provenance and signatures",
               "Where each model came from. A model file carries its <em>provenance</em> (the config, dataset and "
@@ -793,29 +921,8 @@ static void section_provenance(Page *P) {
         model_card(P, files[i].file, files[i].key);
     }
     if (!any) say_missing(P, "model-clean.bdm / model-backdoor.bdm", "no model file to describe.");
-    if (file_exists(P->dir, "supply-chain/summary.json")) {
-        fputs("<h3>Supply-chain scenario</h3>\n<p>This run also played the supply-chain scenario: the model "
-              "published, signed, swapped and screened (supply-chain/).</p>\n",
-              P->f);
-        char full[RR_PATH];
-        path_in(full, sizeof full, P->dir, "supply-chain/summary.json");
-        cJSON *sc = json_read_file(full);
-        if (!sc) say_missing(P, "supply-chain/summary.json", "the scenario's outcome cannot be shown.");
-        else {
-            fputs("<details><summary>supply-chain/summary.json</summary>\n<table class=\"kv\">\n", P->f);
-            json_rows(P, sc, NULL, "");
-            fputs("</table>\n</details>\n", P->f);
-            cJSON_Delete(sc);
-        }
-        char *nar = read_rel(P, "supply-chain/narrative.md", NULL);
-        if (nar) {
-            fputs("<details open><summary>what happened (supply-chain/narrative.md)</summary>\n<pre class=\"wrap\">",
-                  P->f);
-            html_esc(P->f, nar);
-            fputs("</pre>\n</details>\n", P->f);
-            free(nar);
-        }
-    }
+    if (file_exists(P->dir, "supply-chain/summary.json") || file_exists(P->dir, "supply-chain/narrative.md"))
+        supply_chain_part(P);
     sec_end(P);
 }
 

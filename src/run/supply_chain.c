@@ -538,16 +538,17 @@ static Status write_narrative(const char *path, const Scenario *S, const LoadedR
                    "model and passed the monitor.\n",
                 pct(&d->detect), 100 * d->detect.lo, 100 * d->detect.hi, pct(&d->false_alarm),
                 100 * d->false_alarm.lo, 100 * d->false_alarm.hi, pct(&d->asr_unflagged));
-        fprintf(f, "- Throughput: %.0f inputs/s (%ld inputs in %.2f s, calibration %.2f s).\n", rate(d), d->inputs,
-                d->seconds, d->calib_seconds);
+        // every timing on one "Throughput:" line, which report.html leaves out (its page is the same for the same run)
+        fprintf(f, "- Throughput: %.0f inputs/s (%ld inputs in %.2f s, calibration %.2f s); control %.0f inputs/s.\n",
+                rate(d), d->inputs, d->seconds, d->calib_seconds, rate(c));
         fprintf(f, "- Control, the same monitor on the genuine hub model: triggered inputs flagged %.1f%%, clean "
-                   "%.1f%%, the trigger sends %.1f%% to class %d, %.0f inputs/s.\n",
-                pct(&c->detect), pct(&c->false_alarm), pct(&c->asr), a->target, rate(c));
+                   "%.1f%%, the trigger sends %.1f%% to class %d.\n",
+                pct(&c->detect), pct(&c->false_alarm), pct(&c->asr), a->target);
     } else {
         const MonitorOutcome *c = &S->ctl;
         fprintf(f, "There was no swap (tamper = edit), and the edited file fails even the unkeyed hash check, so "
                    "the careless consumer could only deploy the genuine model. The monitor (%s) on it, as a "
-                   "control: triggered inputs flagged %.1f%%, clean %.1f%%, %.0f inputs/s.\n",
+                   "control: triggered inputs flagged %.1f%%, clean %.1f%%.\n- Throughput: %.0f inputs/s.\n",
                 sc->monitor, pct(&c->detect), pct(&c->false_alarm), rate(c));
     }
     fprintf(f, "\nMonitor lines: %s`monitor-control.jsonl` (genuine model); what each index really was: "
