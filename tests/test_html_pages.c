@@ -265,6 +265,7 @@ static void test_reproduce_page(void **state) {
     assert_int_equal(count(html, "class=\"verdict-outside\""), 1);
     assert_int_equal(count(html, "class=\"verdict-none\""), 1);
     assert_int_equal(count(html, "/report.html\">"), 4); // a link to each run's page
+    assert_int_equal(count(html, "data:image/svg+xml"), 2); // each figure as its SVG twin (io/plot.c)
     assert_non_null(strstr(html, "A. &lt;Nobody&gt; &amp; Co. &quot;Tiny&quot; 2026"));
     assert_non_null(strstr(html, "Fig. &lt;2&gt;"));
     // rebuilt from the finished runs: the same bytes (nothing time-dependent on the page)

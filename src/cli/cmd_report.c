@@ -188,6 +188,11 @@ static void write_html(FILE *f, const char *out, const ReportRun *runs, int nrun
             html_esc(f, runs[r].name);
             fputs("</a>", f);
         } else html_esc(f, runs[r].name);
+        if (strcmp(runs[r].name, runs[r].dir)) { // the folder as given: names like seed-1 repeat across sweeps
+            fputs("<br><small><code>", f);
+            html_esc(f, runs[r].dir);
+            fputs("</code></small>", f);
+        }
         fputs("</td><td>", f);
         html_esc(f, runs[r].attack);
         snprintf(path, sizeof path, "%.1023s/metrics.json", runs[r].dir);

@@ -319,10 +319,16 @@ static void report_paper(ReportFiles *rf, const ExperimentConfig *cfg, const Mul
         if (k < 0) snprintf(caption, sizeof caption, "ASR and CA against %s", cfg->sweep.key);
         else snprintf(caption, sizeof caption, "%s (seed %llu)", run_plots[k][1], (unsigned long long)mr->seed[0]);
         fprintf(md, "%s![%s](plots/%s)\n", any ? "" : "\n", caption, name);
-        char label[320];
+        // the page shows the figure's SVG twin when gnuplot drew one (io/plot.c), copied beside the PNG
+        char label[320], svg_src[2600], svg_dst[2600];
         snprintf(label, sizeof label, "plots/%s", name);
+        size_t ls = strlen(src), ld = strlen(dst);
+        snprintf(svg_src, sizeof svg_src, "%.*s.svg", (int)(ls - 4), src);
+        snprintf(svg_dst, sizeof svg_dst, "%.*s.svg", (int)(ld - 4), dst);
+        int svg = ls > 4 && ld > 4 && file_exists(svg_src) && copy_file(svg_src, svg_dst) == BL_OK;
+        if (svg) snprintf(label, sizeof label, "plots/%.*s.svg", (int)(strlen(name) - 4), name);
         fputs("<figure>\n", rf->html);
-        html_embed_image(rf->html, dst, label, caption, "plot");
+        html_embed_image(rf->html, svg ? svg_dst : dst, label, caption, "plot");
         fputs("<figcaption>", rf->html);
         html_esc(rf->html, caption);
         fputs(" (<code>", rf->html);
