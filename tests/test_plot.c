@@ -50,10 +50,15 @@ static void test_draws_png(void **state) {
     assert_int_equal(write_file_atomic(path, g_data, strlen(g_data)), BL_OK);
     assert_int_equal(plot_script(dir, "line.gp", g_script, strlen(g_script), "line.png", note, sizeof note), BL_OK);
     assert_int_equal(file_size(dir, "line.gp"), strlen(g_script)); // the script is written whole
-    assert_int_equal(count_entries(dir), have_gnuplot() ? 3 : 2);   // no temp files left behind
+    assert_int_equal(count_entries(dir), have_gnuplot() ? 4 : 2);   // no temp files left behind
     if (have_gnuplot()) {
         assert_string_equal(note, "");
         assert_true(file_size(dir, "line.png") > 100);
+        char *svg = test_read_file(strcat(strcpy(path, dir), "/line.svg")); // the SVG twin, whole
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "<svg"));
+        assert_non_null(strstr(svg, "</svg>"));
+        free(svg);
         FILE *f = fopen(strcat(strcpy(path, dir), "/line.png"), "rb");
         unsigned char sig[8] = {0};
         assert_non_null(f);
