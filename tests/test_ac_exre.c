@@ -17,6 +17,7 @@
 
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "data/idx.h"
 #include "defense/defense.h"
 #include "defense/evaluate.h"
 #include "nn/model.h"
