@@ -57,7 +57,7 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
-.PHONY: all deps test run-tests asan bench bench-peer demo scan-demo reproduce reproduce-quick docs docs-check clean
+.PHONY: all deps test run-tests asan bench bench-peer demo scan-demo course reproduce reproduce-quick docs docs-check clean
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
 
@@ -126,6 +126,11 @@ demo: all
 # experiments/scan/strict.ini (about 5 minutes on 2 cores; needs results/demo from `make demo`).
 scan-demo: all
 	@BIN=$(BIN) sh scripts/scan-demo.sh
+
+# The lab course (issue 19, experiments/course/README.md): eight labs (nine configs) in order (2-61 s each here),
+# results in results/course/; stops at the first failing lab and prints each lab's wall time.
+course: all
+	@OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} BIN=$(BIN) sh experiments/course/run.sh
 
 # The README's measured tables (issue 20): experiments/docs/NAME.ini says what each table holds; `make docs` makes
 # the runs (into results/docs/, reusing those made by today's src/) and rewrites each <!-- table:NAME --> block.
