@@ -30,19 +30,7 @@
 
 static char g_tmp[256];
 
-// Exit status of a shell command (-1 when it did not exit normally).
-static int sh(const char *cmd) {
-    int rc = system(cmd);
-    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static void need_tools(void) {
-    if (sh("command -v chromium >/dev/null 2>&1"))
-        fail_msg("chromium is not installed: report.html is checked in a real browser; install Debian's chromium "
-                 "package (make deps / scripts/install-deps.sh does)");
-    if (sh("command -v tidy >/dev/null 2>&1"))
-        fail_msg("tidy is not installed: report.html is validated by it; install Debian's tidy package (make deps)");
-}
+#include "test_browser.h"
 
 // Headless Chromium on file://page: extra is --dump-dom or --screenshot=...; stdout to out (may be NULL).
 static int chromium(const char *page, const char *extra, const char *out) {
@@ -103,22 +91,6 @@ static void run_config(const char *name, const char *cfg, char *dir, size_t n) {
     if (st) fail_msg("run %s: %s", name, bl_errmsg());
 }
 
-// The text of a number as shown must round to value: a percentage (ending in %) or a plain number, to the
-// decimals it shows.
-static int shown_matches(const char *text, double v) {
-    char *end;
-    double x = strtod(text, &end);
-    if (end == text) return 0;
-    if (*end == '%') return fabs(x - 100 * v) <= 0.005 + 1e-9;
-    const char *dot = strchr(text, '.');
-    int dec = 0;
-    if (dot && dot < end)
-        for (const char *q = dot + 1; q < end && *q >= '0' && *q <= '9'; q++) dec++;
-    const char *e = strpbrk(text, "eE");
-    int ex = e && e < end ? atoi(e + 1) : 0;
-    return fabs(x - v) <= 0.5 * pow(10, ex - dec) * (1 + 1e-9) + 1e-300;
-}
-
 // Every data-metric element of the DOM against metrics.json. Returns how many were checked; paths[] must all be
 // among them.
 static int check_metrics(const char *dom, const cJSON *mj, const char *const *paths, int npaths) {
@@ -151,47 +123,6 @@ static int check_metrics(const char *dom, const cJSON *mj, const char *const *pa
         if (!seen[i]) fail_msg("the page does not show metrics.json's %s", paths[i]);
     free(seen);
     return checked;
-}
-
-// Every <section> of the DOM has a non-empty body (text beyond the tags, or an image).
-static int check_sections(const char *dom) {
-    int n = 0;
-    for (const char *s = strstr(dom, "<section"); s; s = strstr(s + 1, "<section")) {
-        const char *end = strstr(s, "</section>"), *body = strstr(s, "<div class=\"body\">");
-        assert_non_null(end);
-        if (!body || body > end) fail_msg("section %.40s has no body", s);
-        int text = 0, in_tag = 0;
-        for (const char *q = body; q < end && !text; q++) {
-            if (*q == '<') in_tag = 1, text = !strncmp(q, "<img", 4);
-            else if (*q == '>') in_tag = 0;
-            else if (!in_tag && *q > ' ') text = 1;
-        }
-        if (!text) fail_msg("an empty section: %.60s", s);
-        n++;
-    }
-    return n;
-}
-
-// Every <img> of the page holds a data: URI that decodes to a PNG or an SVG. Returns how many.
-static int check_images(const char *html) {
-    int n = 0;
-    for (const char *p = strstr(html, "<img "); p; p = strstr(p + 1, "<img ")) {
-        const char *src = strstr(p, " src=\"");
-        assert_non_null(src);
-        src += 6;
-        int png = !strncmp(src, "data:image/png;base64,", 22), svg = !strncmp(src, "data:image/svg+xml;base64,", 26);
-        if (!png && !svg) fail_msg("an image that is not an embedded PNG/SVG: %.60s", src);
-        const char *b64 = src + (png ? 22 : 26), *end = strchr(b64, '"');
-        size_t len = (size_t)(end - b64), got = 0;
-        unsigned char *bin = malloc(len + 1);
-        assert_int_equal(sodium_base642bin(bin, len, b64, len, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
-        bin[got] = 0;
-        if (png) assert_memory_equal(bin, "\x89PNG\r\n\x1a\n", 8);
-        else assert_true(got > 100 && strstr((char *)bin, "<svg") && strstr((char *)bin, "</svg>"));
-        free(bin);
-        n++;
-    }
-    return n;
 }
 
 // A screenshot of the page: decodes, has the window's width and is not one colour (mostly white, some ink).
