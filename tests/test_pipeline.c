@@ -16,6 +16,7 @@
 
 #include "data/dataset.h"
 #include "run/experiment.h"
+#include "test_run_util.h"
 
 static char g_tmp[256];
 
@@ -40,26 +41,12 @@ static const char *ATTACK =
     "[attack]\ntype = badnets\ntrigger = square\ntrigger_size = 3\nposition = bottom-right\n"
     "trigger_value = 1.0\ntarget = 0\nlabel_mode = all2one\npoison_rate = 0.1\npoison_rate_base = nontarget\n";
 
-static void write_text(const char *path, const char *a, const char *b) {
+static void write_cfg(const char *path, const char *a, const char *b) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(a, f);
     if (b) fputs(b, f);
     fclose(f);
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = 0;
-    if (len) *len = got;
-    return buf;
 }
 
 static int exists(const char *dir, const char *file) {
@@ -68,43 +55,17 @@ static int exists(const char *dir, const char *file) {
     return access(p, F_OK) == 0;
 }
 
-static int files_equal(const char *a, const char *b) {
-    size_t la = 0, lb = 0;
-    char *x = read_all(a, &la), *y = read_all(b, &lb);
-    int same = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 // dir/file parsed (the test fails if it is missing or not JSON); caller cJSON_Delete's it.
 static cJSON *load_json(const char *dir, const char *file) {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", dir, file);
-    char *text = read_all(p, NULL);
+    char *text = test_read_file(p);
     if (!text) print_error("cannot read %s\n", p);
     assert_non_null(text);
     cJSON *j = cJSON_Parse(text);
     free(text);
     assert_non_null(j);
     return j;
-}
-
-// metrics.json without its "timing" object, printed canonically.
-static char *metrics_without_timing(const char *dir) {
-    cJSON *j = load_json(dir, "metrics.json");
-    cJSON_DeleteItemFromObject(j, "timing");
-    char *out = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return out;
-}
-
-static double metric(const char *dir, const char *model, const char *key) {
-    cJSON *j = load_json(dir, "metrics.json");
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, model), key);
-    double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-    cJSON_Delete(j);
-    return d;
 }
 
 static int have_dataset(void) {
@@ -126,7 +87,7 @@ static void test_run_implants_and_reproduces(void **state) {
     snprintf(out1, sizeof out1, "%s/run1", g_tmp);
     snprintf(out2, sizeof out2, "%s/run2", g_tmp);
     snprintf(out3, sizeof out3, "%s/run3", g_tmp);
-    write_text(cfg, CONFIG_BASE, ATTACK);
+    write_cfg(cfg, CONFIG_BASE, ATTACK);
     Status st = run_config(cfg, out1, 2);
     if (st) print_error("%s\n", bl_errmsg());
     assert_int_equal(st, BL_OK);
@@ -177,7 +138,7 @@ static void test_failed_run_leaves_no_done(void **state) {
     char cfg[300], out[300];
     snprintf(cfg, sizeof cfg, "%s/diverge.ini", g_tmp);
     snprintf(out, sizeof out, "%s/run1", g_tmp); // finished by the test above (or empty when it was skipped)
-    write_text(cfg,
+    write_cfg(cfg,
                "[experiment]\nseed = 1\n[data]\ntrain_subset = 600\ntest_subset = 100\n"
                "[train]\nepochs = 1\noptimizer = adam\nlr = 1e30\n",
                NULL);
@@ -194,7 +155,7 @@ static void test_run_with_defense_section(void **state) {
     char cfg[300], out[300];
     snprintf(cfg, sizeof cfg, "%s/withdef.ini", g_tmp);
     snprintf(out, sizeof out, "%s/withdef", g_tmp);
-    write_text(cfg,
+    write_cfg(cfg,
                "[experiment]\nseed = 4\n[data]\ntrain_subset = 600\ntest_subset = 100\n[train]\nepochs = 1\n"
                "[attack]\ntype = badnets\n[defense.confidence]\n",
                NULL);
@@ -210,7 +171,7 @@ static void test_run_with_defense_section(void **state) {
     // the resolved config lists the defence with every parameter and runs again
     char p[512];
     snprintf(p, sizeof p, "%s/config.resolved.ini", out);
-    char *text = read_all(p, NULL);
+    char *text = test_read_file(p);
     assert_non_null(text);
     assert_non_null(strstr(text, "[defense.confidence]"));
     free(text);
@@ -230,7 +191,7 @@ static void expect_cli(const char *args, int code, const char *needle) {
     char err[300];
     snprintf(err, sizeof err, "%s/stderr.txt", g_tmp);
     int rc = cli(args, err);
-    char *msg = read_all(err, NULL);
+    char *msg = test_read_file(err);
     if (rc != code || (needle && (!msg || !strstr(msg, needle))))
         print_error("'%s': exit %d (want %d), stderr: %s\n", args, rc, code, msg ? msg : "");
     assert_int_equal(rc, code);
@@ -253,7 +214,7 @@ static void test_cli_exit_codes(void **state) {
     expect_cli("run /nonexistent/x.ini", 2, "x.ini");
     // a config error names file:line
     snprintf(cfg, sizeof cfg, "%s/bad.ini", g_tmp);
-    write_text(cfg, "[train]\nepochs = 2\nlearning_rate = 0.1\n", NULL);
+    write_cfg(cfg, "[train]\nepochs = 2\nlearning_rate = 0.1\n", NULL);
     snprintf(args, sizeof args, "run %s --out %s/bad", cfg, g_tmp);
     expect_cli(args, 2, "bad.ini:3");
     // a path without the four IDX files is bad data (3)
@@ -262,19 +223,19 @@ static void test_cli_exit_codes(void **state) {
     snprintf(cfg, sizeof cfg, "%s/nodata.ini", g_tmp);
     char text[600];
     snprintf(text, sizeof text, "[data]\npath = %s\n", dir);
-    write_text(cfg, text, NULL);
+    write_cfg(cfg, text, NULL);
     snprintf(args, sizeof args, "run %s --out %s/nodata", cfg, g_tmp);
     expect_cli(args, 3, "train-images-idx3-ubyte");
     if (!have_dataset()) return;
     // a model whose architecture differs from the config is refused with 3
     snprintf(cfg, sizeof cfg, "%s/other.ini", g_tmp);
-    write_text(cfg, "[data]\ntest_subset = 100\n[model]\nlayers = badnets-mnist\n", NULL);
+    write_cfg(cfg, "[data]\ntest_subset = 100\n[model]\nlayers = badnets-mnist\n", NULL);
     snprintf(args, sizeof args, "eval --model %s/run1/model-clean.bdm --config %s", g_tmp, cfg);
     expect_cli(args, 3, "differs");
     // a corrupt model file is refused with 3
     char model[400];
     snprintf(model, sizeof model, "%s/corrupt.bdm", g_tmp);
-    write_text(model, "\x89" "BDM\r\n\x1a\nthis is not a model", NULL);
+    write_cfg(model, "\x89" "BDM\r\n\x1a\nthis is not a model", NULL);
     snprintf(args, sizeof args, "eval --model %s --config %s/quick.ini", model, g_tmp);
     expect_cli(args, 3, "corrupt.bdm");
     // and the real one evaluates

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "run/experiment.h"
 #include "test_util.h"
@@ -36,6 +37,31 @@ static inline double metric(const char *dir, const char *model, const char *key)
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
     cJSON_Delete(j);
     return d;
+}
+
+// 1 when both files exist and hold the same bytes.
+static inline int files_equal(const char *a, const char *b) {
+    size_t la = 0, lb = 0;
+    char *x = test_read_file_len(a, &la), *y = test_read_file_len(b, &lb);
+    int same = x && y && la == lb && !memcmp(x, y, la);
+    free(x);
+    free(y);
+    return same;
+}
+
+// DIR/metrics.json without its "timing" object (the one part that differs between identical runs), printed
+// canonically (malloc'd); NULL when it is missing or not JSON.
+static inline char *metrics_without_timing(const char *dir) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.json", dir);
+    char *t = test_read_file(p);
+    cJSON *j = t ? cJSON_Parse(t) : NULL;
+    free(t);
+    if (!j) return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "timing");
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
 }
 
 #endif

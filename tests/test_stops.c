@@ -143,29 +143,6 @@ static int exists(const char *dir, const char *file) {
     return access(p, F_OK) == 0;
 }
 
-// metrics.json without "timing", printed canonically (malloc'd).
-static char *metrics_core(const char *dir) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/metrics.json", dir);
-    char *t = test_read_file(p);
-    if (!t) return NULL;
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    cJSON_DeleteItemFromObject(j, "timing");
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
-static int files_equal(const char *a, const char *b) {
-    size_t la = 0, lb = 0;
-    char *x = test_read_file_len(a, &la), *y = test_read_file_len(b, &lb);
-    int same = x && y && la == lb && !memcmp(x, y, la);
-    free(x);
-    free(y);
-    return same;
-}
-
 static int setup(void **state) {
     (void)state;
     if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0 || access(bin(), X_OK))
@@ -201,7 +178,7 @@ static void test_kill_run_at_random_moments(void **state) {
     char dir[320];
     snprintf(dir, sizeof dir, "%s/killed", g_tmp);
     char *argv[] = {"backdoorlab", "run", g_cfg, "--out", dir, "--threads", "2", "--quiet", NULL};
-    char *ref_metrics = metrics_core(g_ref);
+    char *ref_metrics = metrics_without_timing(g_ref);
     assert_non_null(ref_metrics);
     int landed = 0;
     for (int k = 0; k < KILLS; k++) {
@@ -210,7 +187,7 @@ static void test_kill_run_at_random_moments(void **state) {
         landed += hit;
         assert_int_equal(check_whole(dir, g_ref), 0);
         if (exists(dir, "DONE")) { // written last: a kill after it (printing the summary) may leave it, but then
-            char *m = metrics_core(dir); // everything it vouches for is there and final
+            char *m = metrics_without_timing(dir); // everything it vouches for is there and final
             assert_non_null(m);
             assert_string_equal(m, ref_metrics);
             free(m);
@@ -218,7 +195,7 @@ static void test_kill_run_at_random_moments(void **state) {
         // the rerun into the same folder (temp files of the killed run still there) gives the same results
         assert_int_equal(run_to_end(argv, 0), 0);
         assert_true(exists(dir, "DONE"));
-        char *m = metrics_core(dir);
+        char *m = metrics_without_timing(dir);
         assert_non_null(m);
         assert_string_equal(m, ref_metrics);
         free(m);
@@ -323,7 +300,7 @@ static void test_full_disk_keeps_the_old_result(void **state) {
     assert_int_equal(check_whole(dir, g_ref), 0);
     // and a run that has room again finishes as if nothing happened
     assert_int_equal(run_to_end(argv, 0), 0);
-    char *m = metrics_core(dir), *ref = metrics_core(g_ref);
+    char *m = metrics_without_timing(dir), *ref = metrics_without_timing(g_ref);
     assert_string_equal(m, ref);
     free(m);
     free(ref);

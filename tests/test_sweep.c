@@ -20,7 +20,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "test_util.h"
+#include "test_run_util.h"
 
 static char g_bin[PATH_MAX], g_tmp[256], g_slurm[300];
 static int g_have_slurm;
@@ -74,21 +74,6 @@ static void tiny_config(const char *path, const char *name) {
     write_file(path, text);
 }
 
-// metrics.json without its timing (the one part that differs between identical runs), as compact JSON.
-static char *metrics_no_timing(const char *dir) {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    char *text = test_read_file(path);
-    assert_non_null(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    assert_non_null(j);
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "timing");
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
 static void assert_same_file(const char *a, const char *b) {
     size_t na = 0, nb = 0;
     char *x = test_read_file_len(a, &na), *y = test_read_file_len(b, &nb);
@@ -107,7 +92,7 @@ static void assert_same_runs(const char *a, const char *b, const char *name, int
             snprintf(db, sizeof db, "%s/%s/%s%sseed-%d", b, name, points[p], *points[p] ? "/" : "", s);
             snprintf(fa, sizeof fa, "%s/DONE", db);
             if (!exists(fa)) fail_msg("%s: no DONE", db);
-            char *ma = metrics_no_timing(da), *mb = metrics_no_timing(db);
+            char *ma = metrics_without_timing(da), *mb = metrics_without_timing(db);
             assert_string_equal(ma, mb);
             free(ma);
             free(mb);
