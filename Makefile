@@ -58,8 +58,9 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      = $(BUILD)/backdoorlab
 
 .PHONY: all deps test run-tests asan bench bench-peer demo scan-demo course reproduce reproduce-quick docs docs-check clean
+# The recursive makes build with one job per core (a clean build is a few hundred files with the fuzz harnesses).
 all: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) -j$$(nproc) --no-print-directory $(BIN)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -103,7 +104,7 @@ FUZZ_LIB     = $(FUZZ_BUILD)/libbackdoorlab.a
 
 # The whole suite: install what is missing, build, run every tests/test_*.c, print "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory run-tests
+	@$(MAKE) -j$$(nproc) --no-print-directory run-tests
 
 run-tests: $(TEST_BIN) $(BIN) $(FUZZ_BIN)
 	@FUZZ_BUILD=$(FUZZ_BUILD) sh scripts/run-tests.sh $(BUILD)
